@@ -1,0 +1,123 @@
+"""Command line: `python -m nst gatys|...`. Parses flags into the library's config dataclasses.
+
+Every flag's default is the dataclass default (shown in --help); a flag left out keeps the
+preset's value. Errors a user can fix print one line and exit with status 2, no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+from nst.config import (
+    DEVICES, INITS, OPTIMIZERS, POOLINGS, PRECISIONS, PRESERVE_COLORS, PRESETS, SCHEDULERS,
+    GatysConfig, preset,
+)  # fmt: skip
+from nst.vgg import VGGWeightsError
+
+_GATYS_DEFAULTS = {f.name: f.default for f in dataclasses.fields(GatysConfig)}
+
+
+def _flag(parser, name: str, help: str, **kwargs) -> None:
+    """A GatysConfig field as a --flag; default None, so only flags given override the preset."""
+    field = name.replace("-", "_")
+    default = _GATYS_DEFAULTS.get(field)
+    if isinstance(default, tuple):
+        default = ",".join(map(str, default))
+    shown = "env NST_VGG19_WEIGHTS or imagenet" if field == "vgg_weights" else default
+    parser.add_argument(f"--{name}", dest=field, default=None, help=f"{help} (default: {shown})", **kwargs)
+
+
+def _add_gatys(subparsers) -> None:
+    p = subparsers.add_parser("gatys", help="Gatys et al. (2015) style transfer by optimisation")
+    p.add_argument("--content", required=True, help="content image")
+    p.add_argument("--style", required=True, action="append", help="style image; repeat to blend several")
+    p.add_argument("--out", required=True, help="output image (.png keeps it lossless)")
+    p.add_argument("--preset", default="default", choices=sorted(PRESETS), help="start from these settings")
+    _flag(p, "size", "long side of the output in pixels", type=int)
+    _flag(p, "steps", "optimiser steps", type=int)
+    _flag(p, "alpha", "content weight", type=float)
+    _flag(p, "beta", "style weight", type=float)
+    _flag(p, "content-layers", "comma-separated VGG19 layers, e.g. relu4_2")
+    _flag(p, "style-layers", "comma-separated VGG19 layers, e.g. relu1_1,relu2_1")
+    _flag(p, "style-layer-weights", "comma-separated w_l, one per style layer")
+    _flag(p, "style-blend-weights", "comma-separated weights, one per --style")
+    _flag(p, "style-scale", "style image size relative to the output", type=float)
+    _flag(p, "pooling", "pooling layers", choices=POOLINGS)
+    _flag(p, "init", "initial image", choices=INITS)
+    _flag(p, "noise-ratio", "noise share for --init noisy-content", type=float)
+    _flag(p, "optimizer", "optimiser", choices=OPTIMIZERS)
+    _flag(p, "lr", "learning rate (default per optimiser: lbfgs 1, adam 0.02)", type=float)
+    _flag(p, "scheduler", "learning-rate scheduler", choices=SCHEDULERS)
+    _flag(p, "tv-weight", "total-variation weight", type=float)
+    _flag(p, "preserve-color", "colour preservation", choices=PRESERVE_COLORS)
+    _flag(p, "levels", "coarse-to-fine levels", type=int)
+    _flag(p, "seed", "random seed", type=int)
+    _flag(p, "vgg-weights", "imagenet, random or a .pth/.safetensors VGG19 state dict")
+    _flag(p, "device", "device", choices=DEVICES)
+    _flag(p, "precision", "precision of the VGG forward pass", choices=PRECISIONS)
+    p.add_argument("--save-every", type=int, default=0, metavar="K", help="also save every K-th frame (default: 0, off)")
+    p.add_argument("--log-json", metavar="FILE", help="write the config and per-step losses as JSON")
+    p.set_defaults(run=_run_gatys)
+
+
+def gatys_config_from_args(args: argparse.Namespace) -> GatysConfig:
+    overrides = {
+        f.name: getattr(args, f.name) for f in dataclasses.fields(GatysConfig) if getattr(args, f.name, None) is not None
+    }
+    return preset(args.preset, **overrides)
+
+
+def _run_gatys(args: argparse.Namespace) -> None:
+    from tqdm import tqdm
+
+    from nst.gatys import run_gatys
+
+    config = gatys_config_from_args(args)
+    out = Path(args.out)
+    if args.save_every < 0:
+        raise ValueError("--save-every must be zero or more")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    log = {"config": config.to_dict(), "content": args.content, "styles": args.style, "steps": []}
+    last_image = None
+    bar = tqdm(total=config.steps, unit="step", disable=None)
+    try:
+        # Frames every 10 steps even without --save-every, so Ctrl-C still leaves a recent image.
+        for record in run_gatys(config, args.content, args.style, image_every=args.save_every or 10):
+            log["steps"].append(record.losses())
+            if record.image is not None:
+                last_image = record.image
+                if args.save_every and record.step % args.save_every == 0:
+                    record.image.save(out.with_name(f"{out.stem}_{record.step:05d}.png"))
+            if record.step:
+                bar.update(1)
+            bar.set_postfix(total=f"{record.total:.4g}")
+    except KeyboardInterrupt:
+        print("interrupted: saving the last image", file=sys.stderr)
+    finally:
+        bar.close()
+    if last_image is not None:
+        last_image.save(out)
+    if args.log_json:
+        Path(args.log_json).write_text(json.dumps(log, indent=1))
+    print(f"saved {out}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m nst", description="Neural style transfer studio")
+    subparsers = parser.add_subparsers(required=True, metavar="COMMAND")
+    _add_gatys(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except (ValueError, OSError, VGGWeightsError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0

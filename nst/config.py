@@ -1,0 +1,191 @@
+"""Typed configuration for the Gatys engine: the one place where its defaults live.
+
+The CLI, the app and the tests all build a `GatysConfig`; the engine never sees an argparse
+namespace or a UI label.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from typing import Literal
+
+from nst.vgg import VGG19_LAYER_NAMES
+
+Pooling = Literal["max", "avg"]
+Init = Literal["content", "noise", "noisy-content", "style"]
+Optimizer = Literal["lbfgs", "adam"]
+Scheduler = Literal["none", "plateau", "step"]
+PreserveColor = Literal["none", "luminance", "histogram"]
+Device = Literal["auto", "cpu", "cuda", "mps"]
+Precision = Literal["auto", "fp32", "bf16"]
+
+POOLINGS = ("max", "avg")
+INITS = ("content", "noise", "noisy-content", "style")
+OPTIMIZERS = ("lbfgs", "adam")
+SCHEDULERS = ("none", "plateau", "step")
+PRESERVE_COLORS = ("none", "luminance", "histogram")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("auto", "fp32", "bf16")
+
+# Learning rate used when `lr` is None. LBFGS takes its step length from the curvature, so 1 is
+# its natural scale; Adam moves pixels in [0, 1] directly and needs a small step.
+DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.02}
+
+# Where the VGG19 weights come from unless the config says otherwise: "imagenet", "random" or a
+# file path. The environment variable lets a Space or a user without internet point at a file.
+VGG_WEIGHTS_ENV = "NST_VGG19_WEIGHTS"
+
+
+def default_vgg_weights() -> str:
+    return os.environ.get(VGG_WEIGHTS_ENV, "").strip() or "imagenet"
+
+
+@dataclass
+class GatysConfig:
+    """Every option of a Gatys et al. (2015) run. Validated on construction."""
+
+    size: int = 256  # long side of the output in pixels; the content's aspect ratio is kept
+    steps: int = 200  # optimiser steps (one loss-and-gradient evaluation each), over all levels
+    alpha: float = 10.0  # weight of L_content (Gatys et al. 2015, eq. 7)
+    beta: float = 1e6  # weight of L_style; alpha / beta = 1e-5 is the study's chosen ratio
+    content_layers: tuple[str, ...] = ("relu4_2",)
+    style_layers: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+    style_layer_weights: tuple[float, ...] | None = None  # w_l; None means 1 / len(style_layers)
+    pooling: Pooling = "max"  # "avg" replaces every max pooling, as Gatys et al. suggest
+    init: Init = "content"  # the image the optimisation starts from
+    noise_ratio: float = 0.6  # share of noise in the "noisy-content" init
+    optimizer: Optimizer = "lbfgs"
+    lr: float | None = None  # None: DEFAULT_LR[optimizer]
+    scheduler: Scheduler = "none"  # "plateau" and "step" damp the oscillations of avg pooling
+    scheduler_gamma: float = 0.5  # factor applied to the learning rate by either scheduler
+    scheduler_step_size: int = 100  # "step": decay every this many steps
+    scheduler_patience: int = 10  # "plateau": steps without improvement before a decay
+    tv_weight: float = 0.0  # weight of the total-variation smoothness term; 0 turns it off
+    style_blend_weights: tuple[float, ...] | None = None  # one per style image; None: equal
+    style_scale: float = 1.0  # style images are resized to style_scale * size (long side)
+    preserve_color: PreserveColor = "none"  # Gatys et al. 2016, "Controlling Perceptual Factors"
+    levels: int = 1  # coarse-to-fine levels; each halves the size of the one after it
+    seed: int = 0
+    device: Device = "auto"  # auto: cuda, then mps, then cpu
+    precision: Precision = "auto"  # auto: bf16 on cuda, fp32 elsewhere; Grams/losses stay fp32
+    vgg_weights: str = field(default_factory=default_vgg_weights)  # imagenet | random | path
+
+    def __post_init__(self) -> None:
+        self.content_layers = _as_tuple(self.content_layers, str)
+        self.style_layers = _as_tuple(self.style_layers, str)
+        if self.style_layer_weights is not None:
+            self.style_layer_weights = _as_tuple(self.style_layer_weights, float)
+        if self.style_blend_weights is not None:
+            self.style_blend_weights = _as_tuple(self.style_blend_weights, float)
+        self.validate()
+
+    @property
+    def learning_rate(self) -> float:
+        return DEFAULT_LR[self.optimizer] if self.lr is None else self.lr
+
+    @property
+    def layer_weights(self) -> tuple[float, ...]:
+        """w_l of eq. 5: as given, or equal weights summing to one."""
+        if self.style_layer_weights is not None:
+            return self.style_layer_weights
+        return tuple(1.0 / len(self.style_layers) for _ in self.style_layers)
+
+    def replace(self, **changes) -> "GatysConfig":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def validate(self) -> None:
+        """Raise ValueError with one clear sentence for the first bad option."""
+        for name, value, allowed in [
+            ("pooling", self.pooling, POOLINGS),
+            ("init", self.init, INITS),
+            ("optimizer", self.optimizer, OPTIMIZERS),
+            ("scheduler", self.scheduler, SCHEDULERS),
+            ("preserve_color", self.preserve_color, PRESERVE_COLORS),
+            ("device", self.device, DEVICES),
+            ("precision", self.precision, PRECISIONS),
+        ]:
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+        if not self.content_layers and not self.style_layers:
+            raise ValueError("at least one content or style layer is needed")
+        for layer in self.content_layers + self.style_layers:
+            if layer not in VGG19_LAYER_NAMES:
+                raise ValueError(
+                    f"unknown VGG19 layer {layer!r}; valid names look like conv4_2, relu1_1, pool3"
+                )
+        _check(self.size >= 16, f"size must be at least 16 pixels; got {self.size}")
+        _check(self.steps >= 0, f"steps must be zero or more; got {self.steps}")
+        _check(self.levels >= 1, f"levels must be at least 1; got {self.levels}")
+        _check(
+            self.size >> (self.levels - 1) >= 16,
+            f"size {self.size} is too small for {self.levels} levels (the coarsest needs 16 px)",
+        )
+        for name in ("alpha", "beta", "tv_weight"):
+            value = getattr(self, name)
+            _check(value >= 0, f"{name} must not be negative; got {value}")
+        _check(0 <= self.noise_ratio <= 1, f"noise_ratio must be in [0, 1]; got {self.noise_ratio}")
+        _check(self.learning_rate > 0, f"lr must be positive; got {self.lr}")
+        _check(0 < self.scheduler_gamma <= 1, "scheduler_gamma must be in (0, 1]")
+        _check(self.scheduler_step_size >= 1, "scheduler_step_size must be at least 1")
+        _check(self.scheduler_patience >= 0, "scheduler_patience must not be negative")
+        _check(self.style_scale > 0, f"style_scale must be positive; got {self.style_scale}")
+        if self.style_layer_weights is not None:
+            _check(
+                len(self.style_layer_weights) == len(self.style_layers),
+                f"{len(self.style_layer_weights)} style layer weights for "
+                f"{len(self.style_layers)} style layers",
+            )
+            _check(min(self.style_layer_weights, default=0) >= 0, "style layer weights must not be negative")
+        if self.style_blend_weights is not None:
+            _check(min(self.style_blend_weights, default=0) >= 0, "style blend weights must not be negative")
+            _check(sum(self.style_blend_weights) > 0, "style blend weights must not all be zero")
+        _check(bool(self.vgg_weights), "vgg_weights must be imagenet, random or a file path")
+
+
+# Presets fill several options at once. "study" is the final choice of the university study:
+# pretrained VGG19, copy-of-content init, average pooling damped by a plateau scheduler,
+# alpha = 10 with alpha / beta = 1e-5, style on the early layers, content in the middle.
+PRESETS: dict[str, dict] = {
+    "default": {},
+    "study": dict(
+        vgg_weights="imagenet",
+        init="content",
+        pooling="avg",
+        scheduler="plateau",
+        alpha=10.0,
+        beta=1e6,
+        style_layers=("relu1_1", "relu2_1", "relu3_1"),
+        content_layers=("relu4_1",),
+    ),
+    "gatys2015": dict(  # the paper's own settings: white-noise init, average pooling
+        init="noise",
+        pooling="avg",
+        content_layers=("conv4_2",),
+        style_layers=("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"),
+        alpha=1.0,
+        beta=1e3,
+    ),
+}
+
+
+def preset(name: str, **overrides) -> GatysConfig:
+    """A config from a named preset, with any field overridden."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}")
+    return GatysConfig(**{**PRESETS[name], **overrides})
+
+
+def _as_tuple(values, kind) -> tuple:
+    if isinstance(values, str):
+        values = [v for v in values.split(",") if v.strip()]
+    return tuple(kind(v.strip()) if isinstance(v, str) else kind(v) for v in values)
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ValueError(message)

@@ -1,0 +1,253 @@
+"""The Gatys et al. (2015) optimisation loop, as a generator of per-step records.
+
+`run_gatys` yields a `StepRecord` after every loss-and-gradient evaluation (step 0 is the
+initial image), so the CLI's progress bar and the app's streaming consume the same loop, and
+stopping the iteration at any point leaves the last yielded image valid.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import torch
+from PIL import Image
+
+from nst import color
+from nst.config import GatysConfig
+from nst.images import fit_long_side, image_to_tensor, load_image, resize_tensor, tensor_to_image
+from nst.losses import content_loss, style_loss, style_target_gram, tv_loss
+from nst.vgg import VGGFeatures, load_vgg19_features
+
+ImageSource = str | os.PathLike | Image.Image
+
+
+@dataclass
+class StepRecord:
+    """What one step reports: the four losses of eq. 7 (content and style before alpha and beta)."""
+
+    step: int
+    content: float
+    style: float
+    tv: float
+    total: float  # alpha * content + beta * style + tv_weight * tv
+    elapsed_s: float
+    size: tuple[int, int]  # (H, W) of the image at this step (changes between levels)
+    lr: float
+    image: Image.Image | None = None  # the current image, when requested, and at the last step
+
+    def losses(self) -> dict:
+        """The JSON-log entry of this step."""
+        return {k: getattr(self, k) for k in ("step", "content", "style", "tv", "total", "elapsed_s")}
+
+
+@dataclass
+class _Targets:
+    content: dict[str, torch.Tensor]  # P^l, detached
+    grams: dict[str, torch.Tensor]  # A^l, blended over the style images, fp32
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device cuda was asked for, but no CUDA GPU is available")
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise ValueError("device mps was asked for, but Apple's MPS backend is not available")
+    return torch.device(name)
+
+
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype for the VGG forward pass, or None for plain fp32."""
+    if precision == "bf16" or (precision == "auto" and device.type == "cuda"):
+        return torch.bfloat16
+    return None
+
+
+def level_plan(config: GatysConfig, content_size: tuple[int, int]) -> list[tuple[tuple[int, int], int]]:
+    """[((H, W), updates)] from coarse to fine: each level doubles the long side, and the
+    steps are shared equally, the remainder going to the finest level."""
+    width, height = content_size
+    plan = []
+    for level in range(config.levels):
+        long_side = config.size >> (config.levels - 1 - level)
+        plan.append((fit_long_side(width, height, long_side), config.steps // config.levels))
+    (size, steps) = plan[-1]
+    plan[-1] = (size, steps + config.steps % config.levels)
+    return plan
+
+
+def initial_image(config: GatysConfig, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+    """The starting point x_0 for `config.init`, shaped like `content`."""
+    generator = torch.Generator().manual_seed(config.seed)
+    noise = torch.rand(content.shape, generator=generator).to(content)
+    if config.init == "noise":
+        return noise
+    if config.init == "noisy-content":
+        return config.noise_ratio * noise + (1 - config.noise_ratio) * content
+    if config.init == "style":
+        return resize_tensor(style, tuple(content.shape[-2:]))
+    return content.clone()
+
+
+def run_gatys(
+    config: GatysConfig,
+    content: ImageSource,
+    styles: ImageSource | Sequence[ImageSource],
+    image_every: int = 0,
+) -> Iterator[StepRecord]:
+    """Optimise an image towards `content` in content and `styles` in style, step by step.
+
+    Yields records for steps 0..config.steps; every `image_every` steps (0: never) and at the last
+    step the record carries the current image. Targets are computed once per level.
+    """
+    start = time.perf_counter()
+    styles = list(styles) if isinstance(styles, (list, tuple)) else [styles]
+    if not styles:
+        raise ValueError("at least one style image is needed")
+    blend = _blend_weights(config, len(styles))
+    device = resolve_device(config.device)
+    dtype = autocast_dtype(config.precision, device)
+    content_image = load_image(content)
+    style_images = [load_image(style) for style in styles]
+    vgg = VGGFeatures(
+        load_vgg19_features(config.vgg_weights), config.content_layers + config.style_layers, config.pooling
+    ).to(device)
+
+    step, image = 0, None
+    plan = level_plan(config, content_image.size)
+    for level, (size, updates) in enumerate(plan):
+        content_t = image_to_tensor(content_image, size).to(device)
+        style_ts = [_style_tensor(config, style, content_t, size) for style in style_images]
+        if config.preserve_color == "luminance":
+            content_t = color.luminance(content_t)
+        targets = _compute_targets(config, vgg, content_t, style_ts, blend, dtype)
+        if image is None:
+            image = initial_image(config, content_t, style_ts[0])
+        else:
+            image = resize_tensor(image.detach(), size)
+        image = image.detach().requires_grad_(True)
+        optimizer = _make_optimizer(config, image)
+        scheduler = _make_scheduler(config, optimizer)
+        last_level = level == len(plan) - 1
+        for update in range(updates + last_level):
+            is_update = update < updates
+            losses = _evaluate(config, vgg, image, targets, dtype, backward=is_update)
+            final = last_level and not is_update
+            want_image = final or (image_every > 0 and step % image_every == 0)
+            yield StepRecord(
+                step=step,
+                **{k: float(v) for k, v in losses.items()},
+                elapsed_s=time.perf_counter() - start,
+                size=size,
+                lr=optimizer.param_groups[0]["lr"],
+                image=_to_output(config, image, content_image, size) if want_image else None,
+            )
+            if is_update:
+                optimizer.step(lambda: losses["total"])  # gradients are already in image.grad
+                _step_scheduler(scheduler, losses["total"])
+                step += 1
+
+
+def stylize(config: GatysConfig, content: ImageSource, styles, image_every: int = 0):
+    """Run to the end; returns (final image, list of step records)."""
+    records = list(run_gatys(config, content, styles, image_every))
+    return records[-1].image, records
+
+
+def _blend_weights(config: GatysConfig, n_styles: int) -> list[float]:
+    weights = config.style_blend_weights or (1.0,) * n_styles
+    if len(weights) != n_styles:
+        raise ValueError(f"{len(weights)} style blend weights for {n_styles} style images")
+    return [w / sum(weights) for w in weights]
+
+
+def _style_tensor(config: GatysConfig, style: Image.Image, content_t: torch.Tensor, size) -> torch.Tensor:
+    """The style image at style_scale times the level's long side, its colours prepared."""
+    long_side = max(16, round(config.style_scale * max(size)))
+    style_t = image_to_tensor(style, fit_long_side(style.width, style.height, long_side)).to(content_t)
+    if config.preserve_color == "histogram":
+        return color.match_color_statistics(style_t, content_t).clamp(0, 1)
+    if config.preserve_color == "luminance":
+        return color.match_luminance(color.luminance(style_t), color.luminance(content_t))
+    return style_t
+
+
+def _autocast(device: torch.device, dtype: torch.dtype | None):
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=dtype)
+
+
+@torch.no_grad()
+def _compute_targets(config, vgg, content_t, style_ts, blend, dtype) -> _Targets:
+    """P^l from the content image and A^l = sum_s b_s A_s^l over the style images."""
+    with _autocast(content_t.device, dtype):
+        content_features = vgg(content_t)
+        style_features = [vgg(style_t) for style_t in style_ts]
+    grams = {}
+    for layer in config.style_layers:
+        positions = content_features[layer].shape[2] * content_features[layer].shape[3]
+        grams[layer] = sum(
+            b * style_target_gram(features[layer], positions) for b, features in zip(blend, style_features)
+        )
+    return _Targets({layer: content_features[layer].detach() for layer in config.content_layers}, grams)
+
+
+def _evaluate(config, vgg, image, targets: _Targets, dtype, backward: bool) -> dict[str, torch.Tensor]:
+    """One loss evaluation (eq. 7) and, if `backward`, its gradient into image.grad."""
+    with torch.set_grad_enabled(backward):
+        with _autocast(image.device, dtype):
+            features = vgg(image)
+        zero = torch.zeros((), device=image.device)
+        l_content = sum((content_loss(features[l], p) for l, p in targets.content.items()), zero)
+        weights = dict(zip(config.style_layers, config.layer_weights))
+        l_style = style_loss(features, targets.grams, weights) if weights else zero
+        l_tv = tv_loss(image) if config.tv_weight > 0 else zero
+        total = config.alpha * l_content + config.beta * l_style + config.tv_weight * l_tv
+        if backward:
+            image.grad = None
+            total.backward()
+    return {"content": l_content.detach(), "style": l_style.detach(), "tv": l_tv.detach(), "total": total.detach()}
+
+
+def _make_optimizer(config: GatysConfig, image: torch.Tensor) -> torch.optim.Optimizer:
+    if config.optimizer == "adam":
+        return torch.optim.Adam([image], lr=config.learning_rate)
+    # One iteration per step() keeps "one step = one evaluation"; the history persists between
+    # calls. Negative tolerances stop LBFGS from silently skipping steps near convergence.
+    return torch.optim.LBFGS(
+        [image], lr=config.learning_rate, max_iter=1, history_size=100, tolerance_grad=-1, tolerance_change=-1
+    )
+
+
+def _make_scheduler(config: GatysConfig, optimizer):
+    if config.scheduler == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, factor=config.scheduler_gamma, patience=config.scheduler_patience
+        )
+    if config.scheduler == "step":
+        return torch.optim.lr_scheduler.StepLR(optimizer, config.scheduler_step_size, config.scheduler_gamma)
+    return None
+
+
+def _step_scheduler(scheduler, loss: torch.Tensor) -> None:
+    if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        scheduler.step(float(loss))
+    elif scheduler is not None:
+        scheduler.step()
+
+
+def _to_output(config: GatysConfig, image: torch.Tensor, content: Image.Image, size) -> Image.Image:
+    """The PIL image a user sees; with luminance-only transfer, the content's colours put back."""
+    image = image.detach().float()
+    if config.preserve_color == "luminance":
+        image = color.combine_luminance(image, image_to_tensor(content, size).to(image))
+    return tensor_to_image(image)

@@ -1,0 +1,73 @@
+"""Image I/O and conversions between PIL images and (1, 3, H, W) float tensors in [0, 1]."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+# Decompression-bomb guard: refuse images with more pixels than this (about 8k x 8k).
+MAX_PIXELS = 64_000_000
+
+
+class ImageError(ValueError):
+    """An input that is not a usable image; the message names the file and the problem."""
+
+
+def load_image(source: str | os.PathLike | Image.Image) -> Image.Image:
+    """Open a path (or take a PIL image) and return it as RGB, EXIF rotation applied."""
+    if isinstance(source, Image.Image):
+        return to_rgb(source)
+    path = Path(source)
+    if not path.is_file():
+        raise ImageError(f"image file not found: {path}")
+    try:
+        with Image.open(path) as image:
+            if image.width * image.height > MAX_PIXELS:
+                raise ImageError(f"{path} is too large ({image.width}x{image.height} pixels)")
+            image.load()
+            return to_rgb(ImageOps.exif_transpose(image))
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as error:
+        raise ImageError(f"{path} is not a readable image ({error.__class__.__name__})") from error
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """RGB copy of any PIL image; transparent areas become white rather than black."""
+    if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def fit_long_side(width: int, height: int, long_side: int) -> tuple[int, int]:
+    """(height, width) scaled so the longer one equals `long_side`, aspect ratio kept."""
+    scale = long_side / max(width, height)
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def image_to_tensor(image: Image.Image, size: tuple[int, int] | None = None) -> torch.Tensor:
+    """PIL image -> (1, 3, H, W) float32 in [0, 1], resized to size=(H, W) with Lanczos."""
+    image = to_rgb(image)
+    if size is not None and (image.height, image.width) != tuple(size):
+        image = image.resize((size[1], size[0]), Image.Resampling.LANCZOS)
+    array = np.asarray(image, dtype=np.float32) / 255.0
+    return torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0).contiguous()
+
+
+def tensor_to_image(tensor: torch.Tensor) -> Image.Image:
+    """(1, 3, H, W) or (3, H, W) tensor in [0, 1] -> RGB PIL image (clamped, rounded)."""
+    tensor = tensor.detach().float().clamp(0, 1).squeeze(0).cpu()
+    array = (tensor.permute(1, 2, 0).numpy() * 255.0).round().astype(np.uint8)
+    return Image.fromarray(array, "RGB")
+
+
+def resize_tensor(tensor: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bilinear (antialiased when shrinking) resize of a (B, C, H, W) tensor to size=(H, W)."""
+    if tuple(tensor.shape[-2:]) == tuple(size):
+        return tensor
+    return F.interpolate(tensor, size=size, mode="bilinear", align_corners=False, antialias=True)

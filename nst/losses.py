@@ -1,0 +1,56 @@
+"""The losses of Gatys et al. (2015), "A Neural Algorithm of Artistic Style", exactly as written.
+
+F is a layer's feature map of the generated image reshaped to (N_l, M_l): N_l filters by
+M_l = H * W positions. All functions compute in float32 whatever precision the features have.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def gram_matrix(features: torch.Tensor) -> torch.Tensor:
+    """G^l = F^l (F^l)^T (eq. 3) for features of shape (1, N, H, W); returns (N, N) in fp32."""
+    flat = features.float().flatten(2).squeeze(0)  # (N, M)
+    return flat @ flat.T
+
+
+def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """L_content = 1/2 sum_ij (F_ij - P_ij)^2 for one layer (eq. 1)."""
+    return 0.5 * (features.float() - target.float()).pow(2).sum()
+
+
+def style_layer_loss(gram: torch.Tensor, target_gram: torch.Tensor, n: int, m: int) -> torch.Tensor:
+    """E_l = 1 / (4 N_l^2 M_l^2) sum_ij (G_ij - A_ij)^2 (eq. 4)."""
+    return (gram - target_gram).pow(2).sum() / (4.0 * n**2 * m**2)
+
+
+def style_loss(
+    features: dict[str, torch.Tensor],
+    target_grams: dict[str, torch.Tensor],
+    layer_weights: dict[str, float],
+) -> torch.Tensor:
+    """L_style = sum_l w_l E_l over the style layers (eq. 5)."""
+    total = torch.zeros((), device=next(iter(target_grams.values())).device)
+    for layer, weight in layer_weights.items():
+        n, m = features[layer].shape[1], features[layer].shape[2] * features[layer].shape[3]
+        total = total + weight * style_layer_loss(gram_matrix(features[layer]), target_grams[layer], n, m)
+    return total
+
+
+def style_target_gram(style_features: torch.Tensor, positions: int) -> torch.Tensor:
+    """A^l for a generated layer of `positions` = M_l positions.
+
+    Equal to F F^T of the style image when both images have the same size; for a style image of
+    another size the Gram is rescaled by M_generated / M_style, since G sums over positions.
+    """
+    m_style = style_features.shape[2] * style_features.shape[3]
+    return gram_matrix(style_features) * (positions / m_style)
+
+
+def tv_loss(image: torch.Tensor) -> torch.Tensor:
+    """L_tv = sum (x[i, j+1] - x[i, j])^2 + sum (x[i+1, j] - x[i, j])^2 over pixels and channels."""
+    image = image.float()
+    return (image[..., :, 1:] - image[..., :, :-1]).pow(2).sum() + (
+        image[..., 1:, :] - image[..., :-1, :]
+    ).pow(2).sum()

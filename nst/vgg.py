@@ -1,0 +1,153 @@
+"""VGG19 as a feature extractor with the layer names of the literature (conv1_1, relu1_1, pool1).
+
+Weights come from torchvision's ImageNet checkpoint, a seeded random initialisation (for tests
+and for the study's pretrained-versus-random comparison) or a local torchvision-format file.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import urllib.error
+from collections import OrderedDict
+from pathlib import Path
+
+import torch
+from torch import nn
+from torchvision.models import VGG19_Weights
+from torchvision.models.vgg import cfgs, make_layers
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+_VGG19_CFG = cfgs["E"]  # torchvision's VGG19: channel counts, "M" for a 2x2 max pooling
+
+
+def _layer_names() -> tuple[str, ...]:
+    """Names of torchvision's vgg19().features modules, in order: conv1_1, relu1_1, ..., pool5."""
+    names, block, index = [], 1, 1
+    for item in _VGG19_CFG:
+        if item == "M":
+            names.append(f"pool{block}")
+            block, index = block + 1, 1
+        else:
+            names += [f"conv{block}_{index}", f"relu{block}_{index}"]
+            index += 1
+    return tuple(names)
+
+
+VGG19_LAYER_NAMES = _layer_names()
+IMAGENET_FILE = Path(VGG19_Weights.IMAGENET1K_V1.url).name  # vgg19-dcbb9e9d.pth
+
+
+class VGGWeightsError(RuntimeError):
+    """The VGG19 weights could not be obtained; the message says how to supply them."""
+
+
+class VGGFeatures(nn.Module):
+    """Frozen VGG19 cut after the deepest requested layer; returns {layer name: feature map}.
+
+    Takes RGB in [0, 1] of shape (B, 3, H, W) and applies the ImageNet normalisation itself.
+    """
+
+    def __init__(self, features: nn.Sequential, layers: tuple[str, ...], pooling: str = "max"):
+        super().__init__()
+        unknown = [name for name in layers if name not in VGG19_LAYER_NAMES]
+        if unknown:
+            raise ValueError(f"unknown VGG19 layer(s): {', '.join(unknown)}")
+        self.layers = tuple(layers)
+        deepest = max(VGG19_LAYER_NAMES.index(name) for name in layers)
+        modules = OrderedDict()
+        for name, module in zip(VGG19_LAYER_NAMES[: deepest + 1], features):
+            if name.startswith("pool"):
+                module = nn.AvgPool2d(2, 2) if pooling == "avg" else nn.MaxPool2d(2, 2)
+            elif name.startswith("relu"):
+                module = nn.ReLU(inplace=False)  # in-place would overwrite a returned conv output
+            modules[name] = module
+        self.body = nn.Sequential(modules)
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+        self.requires_grad_(False)
+        self.eval()
+
+    def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        x = (image - self.mean) / self.std
+        wanted, out = set(self.layers), {}
+        for name, module in self.body.named_children():
+            x = module(x)
+            if name in wanted:
+                out[name] = x
+        return out
+
+
+@functools.lru_cache(maxsize=2)
+def load_vgg19_features(source: str = "imagenet") -> nn.Sequential:
+    """vgg19().features with weights from `source`: "imagenet", "random[:SEED]" or a file path.
+
+    Cached, so the app and repeated runs load a checkpoint once. Callers must not modify it.
+    """
+    features = make_layers(_VGG19_CFG)
+    if source == "random" or source.startswith("random:"):
+        generator = torch.Generator().manual_seed(int(source.partition(":")[2] or 0))
+        for conv in features:
+            if isinstance(conv, nn.Conv2d):  # torchvision's VGG initialisation
+                fan_out = conv.out_channels * conv.kernel_size[0] * conv.kernel_size[1]
+                with torch.no_grad():
+                    conv.weight.normal_(0.0, (2.0 / fan_out) ** 0.5, generator=generator)
+                    conv.bias.zero_()
+    else:
+        state = _imagenet_state_dict() if source == "imagenet" else _read_state_dict(Path(source))
+        try:
+            features.load_state_dict(_features_only(state, source, features))
+        except RuntimeError as error:  # right keys, wrong shapes
+            raise VGGWeightsError(f"{source} does not fit VGG19: {error}") from error
+    return features.requires_grad_(False).eval()
+
+
+def _imagenet_state_dict() -> dict[str, torch.Tensor]:
+    """Torchvision's IMAGENET1K_V1 checkpoint, downloaded to torch's cache on first use."""
+    cache_dir = Path(torch.hub.get_dir()) / "checkpoints"
+    try:
+        return torch.hub.load_state_dict_from_url(
+            VGG19_Weights.IMAGENET1K_V1.url, check_hash=True, weights_only=True, progress=True
+        )
+    except (urllib.error.URLError, OSError, ConnectionError) as error:
+        raise VGGWeightsError(
+            f"could not download the pretrained VGG19 weights {IMAGENET_FILE} ({error}). "
+            f"Offline, put that file in {cache_dir}, or point NST_VGG19_WEIGHTS "
+            f"(or --vgg-weights) at a local copy of it (.pth or .safetensors); it is published at "
+            f"{VGG19_Weights.IMAGENET1K_V1.url}. Use 'random' to run without pretrained weights."
+        ) from error
+
+
+def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    if not path.is_file():
+        raise VGGWeightsError(
+            f"VGG19 weights file not found: {path} (expected imagenet, random or a .pth/.safetensors file)"
+        )
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(os.fspath(path))
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)  # never unpickle code
+    except Exception as error:  # noqa: BLE001 - any unreadable file gets the same clear message
+        raise VGGWeightsError(f"{path} is not a readable PyTorch state dict: {error}") from error
+    if not isinstance(state, dict):
+        raise VGGWeightsError(f"{path} does not hold a state dict")
+    return state
+
+
+def _features_only(state: dict, source: str, features: nn.Sequential) -> dict[str, torch.Tensor]:
+    """Keep the convolution weights: accepts a full VGG19 state dict or its `features` only."""
+    if any(key.startswith("features.") for key in state):
+        state = {k.removeprefix("features."): v for k, v in state.items() if k.startswith("features.")}
+    expected = set(features.state_dict())
+    if set(state) != expected:
+        missing = sorted(expected - set(state))[:4]
+        extra = sorted(set(state) - expected)[:4]
+        raise VGGWeightsError(
+            f"{source} is not a torchvision VGG19 state dict (missing keys {missing}, "
+            f"unexpected keys {extra})"
+        )
+    return state

@@ -1,0 +1,75 @@
+"""`python -m nst gatys` end to end, in a subprocess as a user would run it."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args, cwd=None, env_weights="random"):
+    env = {"PATH": "/usr/bin:/bin", "NST_VGG19_WEIGHTS": env_weights, "HOME": str(cwd or ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "nst", *map(str, args)], cwd=ROOT, capture_output=True, text=True, env=env, timeout=300
+    )
+
+
+def test_gatys_end_to_end_with_json_log(tmp_path, image_files):
+    content, style = image_files
+    out, log = tmp_path / "out" / "result.png", tmp_path / "log.json"
+    result = run_cli(
+        "gatys", "--content", content, "--style", style, "--style", style, "--out", out, "--size", 40,
+        "--steps", 6, "--style-layers", "relu1_1,relu2_1", "--content-layers", "relu2_1", "--pooling", "avg",
+        "--optimizer", "adam", "--scheduler", "step", "--tv-weight", "1e-3", "--save-every", 3,
+        "--log-json", log, "--preserve-color", "histogram", "--style-blend-weights", "2,1",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert Image.open(out).size == (40, 30)
+    assert sorted(p.name for p in out.parent.glob("result_*.png")) == ["result_00000.png", "result_00003.png", "result_00006.png"]
+    data = json.loads(log.read_text())
+    assert data["config"]["style_layers"] == ["relu1_1", "relu2_1"]
+    assert data["config"]["pooling"] == "avg" and data["config"]["vgg_weights"] == "random"
+    assert data["config"]["style_blend_weights"] == [2.0, 1.0]
+    assert [entry["step"] for entry in data["steps"]] == list(range(7))
+    first = data["steps"][0]
+    assert set(first) == {"step", "content", "style", "tv", "total", "elapsed_s"}
+    assert first["total"] == pytest.approx(10 * first["content"] + 1e6 * first["style"] + 1e-3 * first["tv"], rel=1e-5)
+
+
+def test_preset_with_override(tmp_path, image_files):
+    content, style = image_files
+    log = tmp_path / "log.json"
+    result = run_cli("gatys", "--content", content, "--style", style, "--out", tmp_path / "o.png", "--preset", "study",
+                     "--size", 32, "--steps", 1, "--vgg-weights", "random", "--log-json", log)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    config = json.loads(log.read_text())["config"]
+    assert (config["pooling"], config["scheduler"], config["size"]) == ("avg", "plateau", 32)
+
+
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        ({"--content": "missing.png"}, "image file not found: missing.png"),
+        ({"--content": "NOTIMAGE"}, "is not a readable image"),
+        ({"--style-layers": "relu1_1,conv9_9"}, "unknown VGG19 layer 'conv9_9'"),
+        ({"--beta": "-5"}, "beta must not be negative"),
+        ({"--size": "0"}, "size must be at least 16"),
+        ({"--vgg-weights": "nowhere.pth"}, "VGG19 weights file not found: nowhere.pth"),
+    ],
+)
+def test_bad_input_is_one_clear_line(tmp_path, image_files, change, message):
+    content, style = image_files
+    not_image = tmp_path / "notes.png"
+    not_image.write_text("hello")
+    args = {"--content": content, "--style": style, "--out": tmp_path / "o.png", "--size": "32", "--steps": "1"}
+    args.update({k: (not_image if v == "NOTIMAGE" else v) for k, v in change.items()})
+    result = run_cli("gatys", *[x for pair in args.items() for x in pair])
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ")
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "o.png").exists()

@@ -1,0 +1,205 @@
+"""The Gatys engine: reported losses, streaming, optimisers, init modes, colour, determinism.
+
+All runs use random VGG19 weights on tiny images: they test the machinery, not the artistic
+quality of the output (which needs the pretrained network).
+"""
+
+import itertools
+
+import pytest
+import torch
+
+from nst import color
+from nst.config import GatysConfig, preset
+from nst.gatys import initial_image, level_plan, run_gatys, stylize
+from nst.images import image_to_tensor
+from nst.losses import content_loss, gram_matrix, style_layer_loss, tv_loss
+from nst.vgg import VGGFeatures, load_vgg19_features
+
+
+def small_config(**changes) -> GatysConfig:
+    base = dict(size=32, steps=6, vgg_weights="random", content_layers=("relu2_1",),
+                style_layers=("relu1_1", "relu2_1"), device="cpu")  # fmt: skip
+    return GatysConfig(**{**base, **changes})
+
+
+def test_step_zero_reports_the_papers_losses_exactly(content_image, style_image):
+    config = small_config(alpha=3.0, beta=50.0, tv_weight=0.5, steps=0, size=24)
+    record = next(run_gatys(config, content_image, style_image))
+    size = record.size  # content 48x36 -> 24x18 (H, W) = (18, 24)
+    assert size == (18, 24)
+    x = image_to_tensor(content_image, size)
+    style = image_to_tensor(style_image, (24, 18))  # style 30x40 scaled to long side 24
+    model = VGGFeatures(load_vgg19_features("random"), ("relu2_1", "relu1_1"), "max")
+    fx, fs = model(x), model(style)
+    expected_content = content_loss(fx["relu2_1"], fx["relu2_1"]).item()  # init is the content
+    expected_style = 0.0
+    for layer in ("relu1_1", "relu2_1"):
+        n, m = fx[layer].shape[1], fx[layer].shape[2] * fx[layer].shape[3]
+        a = gram_matrix(fs[layer]) * m / (fs[layer].shape[2] * fs[layer].shape[3])
+        expected_style += 0.5 * style_layer_loss(gram_matrix(fx[layer]), a, n, m).item()
+    expected_tv = tv_loss(x).item()
+    assert record.content == pytest.approx(expected_content, abs=1e-6)
+    assert record.style == pytest.approx(expected_style, rel=1e-4)
+    assert record.tv == pytest.approx(expected_tv, rel=1e-5)
+    assert record.total == pytest.approx(3.0 * expected_content + 50.0 * expected_style + 0.5 * expected_tv, rel=1e-4)
+
+
+@pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
+def test_optimisers_lower_the_loss(content_image, style_image, optimizer):
+    config = small_config(optimizer=optimizer, steps=15, init="noise", beta=1e6)
+    records = list(run_gatys(config, content_image, style_image))
+    assert records[-1].total < 0.5 * records[0].total
+
+
+def test_streams_every_step_with_images_on_request(content_image, style_image):
+    records = list(run_gatys(small_config(steps=7), content_image, style_image, image_every=3))
+    assert [r.step for r in records] == list(range(8))
+    with_image = [r.step for r in records if r.image is not None]
+    assert with_image == [0, 3, 6, 7]  # every 3 steps and always the last
+    assert records[-1].image.size == (32, 24)
+    assert all(b.elapsed_s >= a.elapsed_s for a, b in itertools.pairwise(records))
+    assert set(records[0].losses()) == {"step", "content", "style", "tv", "total", "elapsed_s"}
+
+
+def test_early_stop_leaves_a_valid_image(content_image, style_image):
+    run = run_gatys(small_config(steps=50), content_image, style_image, image_every=2)
+    last = None
+    for record in run:
+        if record.image is not None:
+            last = record.image
+        if record.step == 5:
+            break
+    run.close()
+    assert last is not None and last.size == (32, 24) and last.mode == "RGB"
+
+
+def test_same_seed_same_result(content_image, style_image):
+    config = small_config(init="noisy-content", steps=4)
+    a = [r.total for r in run_gatys(config, content_image, style_image)]
+    b = [r.total for r in run_gatys(config, content_image, style_image)]
+    c = [r.total for r in run_gatys(config.replace(seed=1), content_image, style_image)]
+    assert a == b and a != c
+
+
+def test_init_modes(content_image, style_image):
+    content = image_to_tensor(content_image, (24, 32))
+    style = image_to_tensor(style_image, (40, 30))
+    config = small_config()
+    assert torch.equal(initial_image(config.replace(init="content"), content, style), content)
+    noise = initial_image(config.replace(init="noise"), content, style)
+    assert noise.shape == content.shape and 0 <= noise.min() and noise.max() <= 1
+    assert abs(noise.mean().item() - 0.5) < 0.05
+    mixed = initial_image(config.replace(init="noisy-content", noise_ratio=0.25), content, style)
+    assert torch.allclose(mixed, 0.25 * noise + 0.75 * content)
+    from_style = initial_image(config.replace(init="style"), content, style)
+    assert from_style.shape == content.shape
+    for init in ("content", "noise", "noisy-content", "style"):
+        records = list(run_gatys(small_config(init=init, steps=2), content_image, style_image))
+        assert len(records) == 3
+
+
+def test_images_of_different_shapes(shared_images):
+    """A landscape content with a portrait style (and the reverse) at a non-square size."""
+    image, _ = stylize(small_config(size=40, steps=2), shared_images / "tubingen.jpg", shared_images / "the_scream.jpg")
+    assert image.size[0] == 40 and image.size[1] < 40
+    image, _ = stylize(small_config(size=40, steps=2), shared_images / "the_scream.jpg", shared_images / "tubingen.jpg")
+    assert image.size[1] == 40 and image.size[0] < 40
+
+
+def test_several_styles_blend(content_image, style_image):
+    other = style_image.rotate(90, expand=True)
+    config = small_config(steps=0)
+    only_first = next(run_gatys(config.replace(style_blend_weights=(1, 0)), content_image, [style_image, other]))
+    single = next(run_gatys(config, content_image, style_image))
+    blended = next(run_gatys(config, content_image, [style_image, other]))
+    assert only_first.style == pytest.approx(single.style, rel=1e-5)
+    assert blended.style != pytest.approx(single.style, rel=1e-3)
+    with pytest.raises(ValueError, match="2 style blend weights for 1 style images"):
+        next(run_gatys(config.replace(style_blend_weights=(1, 1)), content_image, style_image))
+
+
+def test_luminance_mode_keeps_content_chroma(content_image, style_image):
+    image, _ = stylize(small_config(preserve_color="luminance", steps=5, init="noise"), content_image, style_image)
+    out = color.rgb_to_yiq(image_to_tensor(image))
+    content = color.rgb_to_yiq(image_to_tensor(content_image, (24, 32)))
+    # I and Q equal the content's up to uint8 rounding, except where clamping to [0, 1] bit
+    assert (out[:, 1:] - content[:, 1:]).abs().median() < 0.004
+    assert (out[:, 0] - content[:, 0]).abs().mean() > 0.01  # the luminance did change
+
+
+def test_histogram_matching_moves_colour_statistics():
+    torch.manual_seed(0)
+    source = torch.rand(1, 3, 20, 30) * torch.tensor([1.0, 0.3, 0.6]).view(1, 3, 1, 1)
+    target = torch.rand(1, 3, 16, 16).pow(2)
+    out = color.match_color_statistics(source, target)
+    flat_out, flat_tgt = out.flatten(2)[0].double(), target.flatten(2)[0].double()
+    assert torch.allclose(flat_out.mean(1), flat_tgt.mean(1), atol=1e-5)
+    assert torch.allclose(torch.cov(flat_out), torch.cov(flat_tgt), atol=1e-5)
+
+
+def test_histogram_mode_runs(content_image, style_image):
+    image, records = stylize(small_config(preserve_color="histogram", steps=2), content_image, style_image)
+    assert image.size == (32, 24) and len(records) == 3
+
+
+def test_yiq_round_trip():
+    x = torch.rand(1, 3, 5, 7)
+    assert torch.allclose(color.yiq_to_rgb(color.rgb_to_yiq(x)), x, atol=1e-5)
+
+
+def test_schedulers_change_the_learning_rate(content_image, style_image):
+    config = small_config(optimizer="adam", lr=0.1, scheduler="step", scheduler_step_size=2, steps=5)
+    lrs = [r.lr for r in run_gatys(config, content_image, style_image)]
+    assert lrs == pytest.approx([0.1, 0.1, 0.05, 0.05, 0.025, 0.025])
+    # alpha = beta = 0: a loss that never improves, so the plateau scheduler decays every step
+    plateau = small_config(optimizer="adam", lr=0.1, scheduler="plateau", scheduler_patience=0, steps=3,
+                           alpha=0.0, beta=0.0)  # fmt: skip
+    lrs = [r.lr for r in run_gatys(plateau, content_image, style_image)]
+    assert lrs == pytest.approx([0.1, 0.1, 0.05, 0.025])
+
+
+def test_multiscale_goes_coarse_to_fine(content_image, style_image):
+    config = small_config(size=64, levels=2, steps=5)
+    assert level_plan(config, content_image.size) == [((24, 32), 2), ((48, 64), 3)]
+    records = list(run_gatys(config, content_image, style_image))
+    assert [r.step for r in records] == list(range(6))
+    assert [r.size for r in records] == [(24, 32)] * 2 + [(48, 64)] * 4
+    assert records[-1].image.size == (64, 48)
+
+
+def test_bf16_precision_runs_with_fp32_losses(content_image, style_image):
+    fp32 = next(run_gatys(small_config(steps=0), content_image, style_image))
+    bf16 = next(run_gatys(small_config(steps=0, precision="bf16"), content_image, style_image))
+    assert bf16.style == pytest.approx(fp32.style, rel=0.1)
+
+
+@pytest.mark.parametrize(
+    "changes,message",
+    [
+        (dict(size=0), "size must be at least 16"),
+        (dict(alpha=-1), "alpha must not be negative"),
+        (dict(style_layers=("relu9_9",)), "unknown VGG19 layer 'relu9_9'"),
+        (dict(pooling="median"), "pooling must be one of max, avg"),
+        (dict(style_layer_weights=(1.0,)), "1 style layer weights for 2 style layers"),
+        (dict(size=32, levels=3), "too small for 3 levels"),
+    ],
+)
+def test_config_rejects_bad_values(changes, message):
+    with pytest.raises(ValueError, match=message):
+        small_config(**changes)
+
+
+def test_study_preset():
+    config = preset("study", vgg_weights="random")
+    assert (config.pooling, config.init, config.scheduler) == ("avg", "content", "plateau")
+    assert config.alpha / config.beta == pytest.approx(1e-5)
+    with pytest.raises(ValueError, match="unknown preset"):
+        preset("nope")
+
+
+def test_real_images_end_to_end(shared_images):
+    config = small_config(size=64, steps=10, style_layers=("relu1_1", "relu2_1", "relu3_1"))
+    image, records = stylize(config, shared_images / "tubingen.jpg", shared_images / "starry_night.jpg")
+    assert image.size == (64, 48)
+    assert records[-1].total < records[0].total

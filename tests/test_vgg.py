@@ -1,0 +1,136 @@
+"""VGG19 layer naming, truncation, pooling, and every way of supplying weights."""
+
+import urllib.error
+
+import pytest
+import torch
+from safetensors.torch import save_file
+from torch import nn
+
+from nst import vgg
+from nst.vgg import VGG19_LAYER_NAMES, VGGFeatures, VGGWeightsError, load_vgg19_features
+
+
+def test_layer_names_follow_the_literature():
+    assert len(VGG19_LAYER_NAMES) == 37
+    assert VGG19_LAYER_NAMES[:5] == ("conv1_1", "relu1_1", "conv1_2", "relu1_2", "pool1")
+    assert VGG19_LAYER_NAMES[-3:] == ("conv5_4", "relu5_4", "pool5")
+    assert sum(n.startswith("conv") for n in VGG19_LAYER_NAMES) == 16
+    assert "conv4_2" in VGG19_LAYER_NAMES and "conv3_4" in VGG19_LAYER_NAMES
+
+
+def test_names_match_torchvision_modules():
+    features = load_vgg19_features("random")
+    for name, module in zip(VGG19_LAYER_NAMES, features):
+        kind = {"conv": nn.Conv2d, "relu": nn.ReLU, "pool": nn.MaxPool2d}[name[:4]]
+        assert isinstance(module, kind), name
+    assert features[VGG19_LAYER_NAMES.index("conv3_1")].in_channels == 128
+
+
+def test_cut_after_deepest_layer_and_frozen():
+    model = VGGFeatures(load_vgg19_features("random"), ("relu1_1", "conv3_1"), "max")
+    assert list(dict(model.body.named_children()))[-1] == "conv3_1"
+    assert len(model.body) == VGG19_LAYER_NAMES.index("conv3_1") + 1
+    assert not any(p.requires_grad for p in model.parameters())
+    out = model(torch.rand(1, 3, 32, 40))
+    assert set(out) == {"relu1_1", "conv3_1"}
+    assert out["relu1_1"].shape == (1, 64, 32, 40)
+    assert out["conv3_1"].shape == (1, 256, 8, 10)
+
+
+def test_pre_and_post_relu_of_same_layer_backpropagate():
+    model = VGGFeatures(load_vgg19_features("random"), ("conv1_1", "relu1_1"), "max")
+    image = torch.rand(1, 3, 16, 16, requires_grad=True)
+    out = model(image)
+    assert (out["conv1_1"] < 0).any()  # the conv output was not overwritten by an in-place ReLU
+    assert torch.equal(out["relu1_1"], out["conv1_1"].clamp_min(0))
+    (out["conv1_1"].sum() + out["relu1_1"].sum()).backward()
+    assert image.grad is not None
+
+
+@pytest.mark.parametrize("pooling,kind", [("max", nn.MaxPool2d), ("avg", nn.AvgPool2d)])
+def test_pooling_swap(pooling, kind):
+    model = VGGFeatures(load_vgg19_features("random"), ("relu5_1",), pooling)
+    pools = [m for name, m in model.body.named_children() if name.startswith("pool")]
+    assert len(pools) == 4 and all(type(m) is kind for m in pools)
+
+
+def test_avg_pooling_averages():
+    model = VGGFeatures(load_vgg19_features("random"), ("pool1",), "avg")
+    x = torch.rand(1, 3, 8, 8)
+    relu = VGGFeatures(load_vgg19_features("random"), ("relu1_2",), "avg")(x)["relu1_2"]
+    assert torch.allclose(model(x)["pool1"], nn.functional.avg_pool2d(relu, 2))
+
+
+def test_imagenet_normalisation_applied():
+    model = VGGFeatures(load_vgg19_features("random"), ("conv1_1",), "max")
+    x = torch.rand(1, 3, 8, 8)
+    conv = load_vgg19_features("random")[0]
+    mean = torch.tensor(vgg.IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(vgg.IMAGENET_STD).view(1, 3, 1, 1)
+    assert torch.allclose(model(x)["conv1_1"], conv((x - mean) / std), atol=1e-6)
+
+
+def test_random_weights_are_seeded():
+    a, b = vgg.load_vgg19_features.__wrapped__("random:3"), vgg.load_vgg19_features.__wrapped__("random:3")
+    c = vgg.load_vgg19_features.__wrapped__("random:4")
+    assert torch.equal(a[0].weight, b[0].weight)
+    assert not torch.equal(a[0].weight, c[0].weight)
+
+
+def _reference_state(full_model: bool) -> dict:
+    state = load_vgg19_features("random:7").state_dict()
+    if full_model:
+        state = {f"features.{k}": v.clone() for k, v in state.items()}
+        state["classifier.0.weight"] = torch.zeros(2, 2)  # a full model also has a classifier
+    return {k: v.clone() for k, v in state.items()}
+
+
+@pytest.mark.parametrize("fmt", ["pth", "safetensors"])
+@pytest.mark.parametrize("full_model", [True, False])
+def test_loads_state_dict_files(tmp_path, fmt, full_model):
+    state = _reference_state(full_model)
+    path = tmp_path / f"vgg19.{fmt}"
+    if fmt == "pth":
+        torch.save(state, path)
+    else:
+        save_file(state, str(path))
+    loaded = load_vgg19_features(str(path))
+    expected = load_vgg19_features("random:7")
+    assert torch.equal(loaded[0].weight, expected[0].weight)
+    assert torch.equal(loaded[34].bias, expected[34].bias)
+
+
+def test_refuses_pickled_code(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (print, ("this ran",))
+
+    path = tmp_path / "evil.pth"
+    torch.save({"x": Evil()}, path)
+    with pytest.raises(VGGWeightsError, match="not a readable PyTorch state dict"):
+        load_vgg19_features(str(path))
+
+
+def test_wrong_state_dict_and_missing_file(tmp_path):
+    path = tmp_path / "other.pth"
+    torch.save({"fc.weight": torch.zeros(1)}, path)
+    with pytest.raises(VGGWeightsError, match="not a torchvision VGG19 state dict"):
+        load_vgg19_features(str(path))
+    with pytest.raises(VGGWeightsError, match="not found"):
+        load_vgg19_features(str(tmp_path / "missing.pth"))
+
+
+def test_offline_imagenet_error_names_file_and_remedy(monkeypatch, tmp_path):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("Temporary failure in name resolution")
+
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
+    with pytest.raises(VGGWeightsError) as error:
+        load_vgg19_features.__wrapped__("imagenet")
+    message = str(error.value)
+    assert "vgg19-dcbb9e9d.pth" in message
+    assert str(tmp_path / "hub" / "checkpoints") in message
+    assert "NST_VGG19_WEIGHTS" in message
