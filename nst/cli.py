@@ -16,6 +16,7 @@ from nst.config import (
     DEVICES, INITS, OPTIMIZERS, POOLINGS, PRECISIONS, PRESERVE_COLORS, PRESETS, SCHEDULERS,
     GatysConfig, preset,
 )  # fmt: skip
+from nst.hub import ModelLoadError
 from nst.vgg import VGGWeightsError
 
 _GATYS_DEFAULTS = {f.name: f.default for f in dataclasses.fields(GatysConfig)}
@@ -106,10 +107,59 @@ def _run_gatys(args: argparse.Namespace) -> None:
     print(f"saved {out}")
 
 
+def _add_cyclegan(subparsers) -> None:
+    p = subparsers.add_parser("cyclegan", help="translate an image with a CycleGAN generator")
+    p.add_argument("--model", required=True, help="Hub repo id (owner/name[@revision]), local folder, .safetensors or .pth")
+    p.add_argument("--input", required=True, help="input image")
+    p.add_argument("--out", required=True, help="output image")
+    p.add_argument("--direction", default="AtoB", choices=("AtoB", "BtoA"), help="which generator (default: AtoB)")
+    p.add_argument("--size", type=int, default=None, help="scale down so the long side is at most this (default: keep)")
+    p.add_argument("--device", default="auto", choices=DEVICES, help="device (default: auto)")
+    p.add_argument("--precision", default="auto", choices=PRECISIONS, help="precision (default: auto, bf16 on cuda)")
+    p.set_defaults(run=_run_cyclegan)
+
+
+def _run_cyclegan(args: argparse.Namespace) -> None:
+    from nst.device import resolve_device
+    from nst.hub import load_generator
+    from nst.images import load_image
+    from nst.translate import translate
+
+    if args.size is not None and args.size < 16:
+        raise ValueError(f"--size must be at least 16; got {args.size}")
+    image = load_image(args.input)
+    loaded = load_generator(args.model, args.direction)
+    generator = loaded.generator.to(resolve_device(args.device))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    translate(generator, image, max_side=args.size, precision=args.precision).save(out)
+    print(f"saved {out} ({loaded.layout} generator{', ' + loaded.label if loaded.label else ''})")
+
+
+def _add_import_official(subparsers) -> None:
+    p = subparsers.add_parser("import-official", help="convert a reference-implementation latest_net_G.pth")
+    p.add_argument("checkpoint", help="generator checkpoint of junyanz/pytorch-CycleGAN-and-pix2pix")
+    p.add_argument("--out", required=True, help="output folder (config.json, model.safetensors, README.md)")
+    p.add_argument("--push-to-hub", metavar="REPO_ID", help="also upload the folder to this Hub repo")
+    p.add_argument("--hub-private", action="store_true", help="create the Hub repo as private")
+    p.set_defaults(run=_run_import_official)
+
+
+def _run_import_official(args: argparse.Namespace) -> None:
+    from nst.hub import import_official, push_folder
+
+    folder = import_official(Path(args.checkpoint), Path(args.out))
+    print(f"saved {folder}")
+    if args.push_to_hub:
+        print(f"uploaded to {push_folder(folder, args.push_to_hub, private=args.hub_private)}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m nst", description="Neural style transfer studio")
     subparsers = parser.add_subparsers(required=True, metavar="COMMAND")
     _add_gatys(subparsers)
+    _add_cyclegan(subparsers)
+    _add_import_official(subparsers)
     return parser
 
 
@@ -117,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.run(args)
-    except (ValueError, OSError, VGGWeightsError) as error:
+    except (ValueError, OSError, VGGWeightsError, ModelLoadError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -7,7 +7,6 @@ stopping the iteration at any point leaves the last yielded image valid.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 from collections.abc import Iterator, Sequence
@@ -18,6 +17,7 @@ from PIL import Image
 
 from nst import color
 from nst.config import GatysConfig
+from nst.device import autocast, autocast_dtype, resolve_device
 from nst.images import fit_long_side, image_to_tensor, load_image, resize_tensor, tensor_to_image
 from nst.losses import content_loss, style_loss, style_target_gram, tv_loss
 from nst.vgg import VGGFeatures, load_vgg19_features
@@ -48,27 +48,6 @@ class StepRecord:
 class _Targets:
     content: dict[str, torch.Tensor]  # P^l, detached
     grams: dict[str, torch.Tensor]  # A^l, blended over the style images, fp32
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device cuda was asked for, but no CUDA GPU is available")
-    if name == "mps" and not torch.backends.mps.is_available():
-        raise ValueError("device mps was asked for, but Apple's MPS backend is not available")
-    return torch.device(name)
-
-
-def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype for the VGG forward pass, or None for plain fp32."""
-    if precision == "bf16" or (precision == "auto" and device.type == "cuda"):
-        return torch.bfloat16
-    return None
 
 
 def level_plan(config: GatysConfig, content_size: tuple[int, int]) -> list[tuple[tuple[int, int], int]]:
@@ -180,16 +159,10 @@ def _style_tensor(config: GatysConfig, style: Image.Image, content_t: torch.Tens
     return style_t
 
 
-def _autocast(device: torch.device, dtype: torch.dtype | None):
-    if dtype is None:
-        return contextlib.nullcontext()
-    return torch.autocast(device.type, dtype=dtype)
-
-
 @torch.no_grad()
 def _compute_targets(config, vgg, content_t, style_ts, blend, dtype) -> _Targets:
     """P^l from the content image and A^l = sum_s b_s A_s^l over the style images."""
-    with _autocast(content_t.device, dtype):
+    with autocast(content_t.device, dtype):
         content_features = vgg(content_t)
         style_features = [vgg(style_t) for style_t in style_ts]
     grams = {}
@@ -204,7 +177,7 @@ def _compute_targets(config, vgg, content_t, style_ts, blend, dtype) -> _Targets
 def _evaluate(config, vgg, image, targets: _Targets, dtype, backward: bool) -> dict[str, torch.Tensor]:
     """One loss evaluation (eq. 7) and, if `backward`, its gradient into image.grad."""
     with torch.set_grad_enabled(backward):
-        with _autocast(image.device, dtype):
+        with autocast(image.device, dtype):
             features = vgg(image)
         zero = torch.zeros((), device=image.device)
         l_content = sum((content_loss(features[l], p) for l, p in targets.content.items()), zero)

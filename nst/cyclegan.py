@@ -1,0 +1,105 @@
+"""CycleGAN networks of Zhu et al. (2017), "Unpaired Image-to-Image Translation using
+Cycle-Consistent Adversarial Networks", in the state-dict layout of the reference implementation
+(junyanz/pytorch-CycleGAN-and-pix2pix: `resnet_9blocks`, `--norm instance`, no dropout), so its
+published checkpoints load with strict key matching.
+
+Paper names: G_AB is G (X -> Y), G_BA is F (Y -> X), D_B is D_Y and D_A is D_X.
+"""
+
+from __future__ import annotations
+
+from huggingface_hub import PyTorchModelHubMixin
+from torch import nn
+
+UPSAMPLINGS = ("transpose", "nearest")
+
+
+class ResnetBlock(nn.Module):
+    """R256: two reflection-padded 3x3 convolutions with instance norm and a skip connection."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv_block = nn.Sequential(
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(channels, channels, 3),
+            nn.InstanceNorm2d(channels),
+            nn.ReLU(True),
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(channels, channels, 3),
+            nn.InstanceNorm2d(channels),
+        )
+
+    def forward(self, x):
+        return x + self.conv_block(x)
+
+
+def _conv_norm_relu(conv: nn.Module, channels: int) -> list[nn.Module]:
+    return [conv, nn.InstanceNorm2d(channels), nn.ReLU(True)]
+
+
+class ResnetGenerator(
+    nn.Module,
+    PyTorchModelHubMixin,
+    library_name="nst",
+    tags=["cyclegan", "image-to-image", "style-transfer"],
+    license="mit",
+    pipeline_tag="image-to-image",
+    paper_url="https://arxiv.org/abs/1703.10593",
+):
+    """c7s1-64, d128, d256, R256 x n_blocks, u128, u64, c7s1-3, Tanh; images in [-1, 1].
+
+    upsampling="transpose" is the paper's (fractionally strided convolutions, key layout of the
+    reference implementation); "nearest" is the HugGAN variant (nearest-neighbour upsampling then a
+    3x3 convolution), which most CycleGAN generators on the Hugging Face Hub use.
+    """
+
+    def __init__(self, ngf: int = 64, n_blocks: int = 9, upsampling: str = "transpose"):
+        super().__init__()
+        if upsampling not in UPSAMPLINGS:
+            raise ValueError(f"upsampling must be one of {UPSAMPLINGS}; got {upsampling!r}")
+        layers = [nn.ReflectionPad2d(3), *_conv_norm_relu(nn.Conv2d(3, ngf, 7), ngf)]
+        for mult in (1, 2):  # d128, d256
+            layers += _conv_norm_relu(nn.Conv2d(ngf * mult, ngf * mult * 2, 3, stride=2, padding=1), ngf * mult * 2)
+        layers += [ResnetBlock(ngf * 4) for _ in range(n_blocks)]
+        for mult in (4, 2):  # u128, u64
+            if upsampling == "transpose":
+                up = [nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, 3, stride=2, padding=1, output_padding=1)]
+            else:
+                up = [nn.Upsample(scale_factor=2), nn.Conv2d(ngf * mult, ngf * mult // 2, 3, padding=1)]
+            layers += up[:-1] + _conv_norm_relu(up[-1], ngf * mult // 2)
+        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, 3, 7), nn.Tanh()]
+        self.model = nn.Sequential(*layers)
+
+    def forward(self, x):  # (B, 3, H, W) in [-1, 1], H and W multiples of 4
+        return self.model(x)
+
+
+class NLayerDiscriminator(nn.Module):
+    """70x70 PatchGAN: C64 (no norm) - C128 - C256 - C512 (stride 1) - 1-channel conv.
+
+    Each output pixel judges one 70x70 patch; a 256x256 input gives a 30x30 map.
+    """
+
+    def __init__(self, ndf: int = 64, n_layers: int = 3):
+        super().__init__()
+        layers = [nn.Conv2d(3, ndf, 4, stride=2, padding=1), nn.LeakyReLU(0.2, True)]
+        channels = ndf
+        for n in range(1, n_layers + 1):
+            out = ndf * min(2**n, 8)
+            stride = 2 if n < n_layers else 1
+            layers += [nn.Conv2d(channels, out, 4, stride=stride, padding=1), nn.InstanceNorm2d(out), nn.LeakyReLU(0.2, True)]
+            channels = out
+        layers += [nn.Conv2d(channels, 1, 4, stride=1, padding=1)]
+        self.model = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.model(x)
+
+
+def init_weights(net: nn.Module, std: float = 0.02) -> nn.Module:
+    """Convolution weights ~ N(0, 0.02), biases 0, as in the paper's training setup."""
+    for module in net.modules():
+        if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.normal_(module.weight, 0.0, std)
+            nn.init.zeros_(module.bias)
+    return net

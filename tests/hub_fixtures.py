@@ -1,0 +1,91 @@
+"""Test helpers: a Hugging Face Hub cache filled by hand, and independent builds of the two
+generator layouts found in the wild (written from their published descriptions, not imported
+from nst), so that loading is checked against networks nst did not build."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+from torch import nn
+
+
+def fill_hub_cache(cache_dir: Path, repo_id: str, files: dict[str, Path], revision: str = "main") -> Path:
+    """Lay `files` out as huggingface_hub's cache does after a download: blobs named by hash,
+    a snapshot folder per commit with links to them, and refs/<revision> naming the commit."""
+    repo_dir = Path(cache_dir) / f"models--{repo_id.replace('/', '--')}"
+    commit = hashlib.sha1(repo_id.encode()).hexdigest()
+    for name, source in files.items():
+        blob = repo_dir / "blobs" / hashlib.sha256(Path(source).read_bytes()).hexdigest()
+        blob.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, blob)
+        link = repo_dir / "snapshots" / commit / name
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(blob)
+    (repo_dir / "refs").mkdir(parents=True, exist_ok=True)
+    (repo_dir / "refs" / revision).write_text(commit)
+    return repo_dir
+
+
+def _instance_norm_relu(channels):
+    return [nn.InstanceNorm2d(channels), nn.ReLU(True)]
+
+
+class _Residual(nn.Module):
+    def __init__(self, channels: int, attribute: str):
+        super().__init__()
+        self.attribute = attribute
+        setattr(self, attribute, nn.Sequential(
+            nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3), *_instance_norm_relu(channels),
+            nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3), nn.InstanceNorm2d(channels),
+        ))  # fmt: skip
+
+    def forward(self, x):
+        return x + getattr(self, self.attribute)(x)
+
+
+class _Sequential(nn.Module):
+    def __init__(self, layers):
+        super().__init__()
+        self.model = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.model(x)
+
+
+def reference_generator(ngf: int = 64, n_blocks: int = 9) -> nn.Module:
+    """junyanz/pytorch-CycleGAN-and-pix2pix ResnetGenerator (instance norm, no dropout)."""
+    layers = [nn.ReflectionPad2d(3), nn.Conv2d(3, ngf, 7), *_instance_norm_relu(ngf)]
+    layers += [nn.Conv2d(ngf, 2 * ngf, 3, 2, 1), *_instance_norm_relu(2 * ngf)]
+    layers += [nn.Conv2d(2 * ngf, 4 * ngf, 3, 2, 1), *_instance_norm_relu(4 * ngf)]
+    layers += [_Residual(4 * ngf, "conv_block") for _ in range(n_blocks)]
+    layers += [nn.ConvTranspose2d(4 * ngf, 2 * ngf, 3, 2, 1, output_padding=1), *_instance_norm_relu(2 * ngf)]
+    layers += [nn.ConvTranspose2d(2 * ngf, ngf, 3, 2, 1, output_padding=1), *_instance_norm_relu(ngf)]
+    layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, 3, 7), nn.Tanh()]
+    return _Sequential(layers).eval()
+
+
+def huggan_generator(n_blocks: int = 9) -> nn.Module:
+    """huggingface/community-events GeneratorResNet: nearest upsampling then a 3x3 convolution."""
+    layers = [nn.ReflectionPad2d(3), nn.Conv2d(3, 64, 7), *_instance_norm_relu(64)]
+    layers += [nn.Conv2d(64, 128, 3, 2, 1), *_instance_norm_relu(128)]
+    layers += [nn.Conv2d(128, 256, 3, 2, 1), *_instance_norm_relu(256)]
+    layers += [_Residual(256, "block") for _ in range(n_blocks)]
+    layers += [nn.Upsample(scale_factor=2), nn.Conv2d(256, 128, 3, 1, 1), *_instance_norm_relu(128)]
+    layers += [nn.Upsample(scale_factor=2), nn.Conv2d(128, 64, 3, 1, 1), *_instance_norm_relu(64)]
+    layers += [nn.ReflectionPad2d(3), nn.Conv2d(64, 3, 7), nn.Tanh()]
+    return _Sequential(layers).eval()
+
+
+def with_legacy_instance_norm_keys(state: dict, model: nn.Module) -> dict:
+    """Add the running statistics that instance norm saved in PyTorch before 0.4."""
+    import torch
+
+    state = dict(state)
+    for name, module in model.named_modules():
+        if isinstance(module, nn.InstanceNorm2d):
+            state[f"{name}.running_mean"] = torch.zeros(module.num_features)
+            state[f"{name}.running_var"] = torch.ones(module.num_features)
+            state[f"{name}.num_batches_tracked"] = torch.tensor(0)
+    return state
