@@ -1,0 +1,428 @@
+"""Train a CycleGAN (Zhu et al. 2017) and push its generators to the Hugging Face Hub.
+
+    python train/cyclegan.py --dataset path/to/monet2photo --output-dir outputs/monet2photo
+    accelerate launch train/cyclegan.py --dataset huggan/monet2photo --push-to-hub --hub-repo-id you/monet2photo
+
+Runs on one GPU, several GPUs or machines (through `accelerate launch`), or the CPU (slow; the
+tests use it with tiny images). A killed run continues with `--resume latest`.
+Outputs in --output-dir: config.json (resolved options), train_log.jsonl (every loss term of every
+step), samples/step-*.png, checkpoint-*/ (full training state), loss_plot.png and export/ (both
+generators in the Hub format that `python -m nst cyclegan` and the app load).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import os
+import re
+import shutil
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere: find nst/
+
+import torch  # noqa: E402
+from accelerate import Accelerator  # noqa: E402
+from torch.utils.data import DataLoader  # noqa: E402
+from tqdm.auto import tqdm  # noqa: E402
+
+from nst.cyclegan_data import DataError, UnpairedDataset, folder_domains, load_domains  # noqa: E402
+from nst.cyclegan_training import (  # noqa: E402
+    CycleGANTrainConfig, Discriminators, Generators, ImagePool, discriminator_losses, generator_losses,
+    linear_lr_factor, sample_grid, set_requires_grad,
+)  # fmt: skip
+from nst.hub import model_card, push_folder, save_cyclegan  # noqa: E402
+
+logger = logging.getLogger("train.cyclegan")
+CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    data = parser.add_argument_group("data")
+    data.add_argument("--dataset", required=True, help="folder with trainA/ and trainB/, or a Hub dataset id")
+    data.add_argument("--column-a", default="imageA", help="image column of domain A in a Hub dataset (default: imageA)")
+    data.add_argument("--column-b", default="imageB", help="image column of domain B in a Hub dataset (default: imageB)")
+    data.add_argument("--split", default="train", help="dataset split (default: train)")
+    data.add_argument("--domain-a-name", default="A", help="name of domain A for labels and the model card")
+    data.add_argument("--domain-b-name", default="B", help="name of domain B for labels and the model card")
+    data.add_argument("--num-workers", type=int, default=4, help="data loader workers (default: 4)")
+    recipe = parser.add_argument_group("recipe (defaults of the reference implementation)")
+    defaults = CycleGANTrainConfig()
+    for field in dataclasses.fields(CycleGANTrainConfig):
+        default = getattr(defaults, field.name)
+        kind = float if field.name in ("d_clip",) else type(default) if default is not None else int
+        choices = ("linear", "plateau") if field.name == "lr_policy" else None
+        recipe.add_argument(f"--{field.name.replace('_', '-')}", type=kind, default=default, choices=choices,
+                            help=f"(default: {default})")  # fmt: skip
+    run = parser.add_argument_group("running")
+    run.add_argument("--output-dir", default="outputs/cyclegan", help="where everything is written (default: outputs/cyclegan)")
+    run.add_argument("--mixed-precision", default="no", choices=("no", "fp16", "bf16"), help="(default: no)")
+    run.add_argument("--cpu", action="store_true", help="train on the CPU even if a GPU is present")
+    run.add_argument("--max-train-steps", type=int, default=None, help="stop after this many steps (resume continues)")
+    run.add_argument("--checkpointing-steps", type=int, default=500, help="save the training state every N steps (default: 500)")
+    run.add_argument("--checkpoints-total-limit", type=int, default=3, help="keep this many checkpoints (default: 3)")
+    run.add_argument("--resume", default=None, help="'latest' or a checkpoint folder to continue from")
+    run.add_argument("--sample-steps", type=int, default=200, help="save a sample grid every N steps (default: 200)")
+    hub = parser.add_argument_group("Hugging Face Hub")
+    hub.add_argument("--push-to-hub", action="store_true", help="upload the exported generators and card")
+    hub.add_argument("--hub-repo-id", help="USER/NAME of the model repo (created if needed)")
+    hub.add_argument("--hub-private", action="store_true", help="create the repo as private")
+    hub.add_argument("--push-every-epochs", type=int, default=None, help="also upload every N epochs")
+    args = parser.parse_args(argv)
+    if args.push_to_hub and not args.hub_repo_id:
+        parser.error("--push-to-hub needs --hub-repo-id USER/NAME")
+    for name in ("checkpointing_steps", "sample_steps", "checkpoints_total_limit"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    try:
+        args.config = CycleGANTrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(CycleGANTrainConfig)})
+    except ValueError as error:
+        parser.error(str(error))
+    return args
+
+
+class Progress:
+    """Where the run is; saved in every checkpoint so that --resume continues at the same batch."""
+
+    def __init__(self):
+        self.epoch, self.step, self.batch_in_epoch, self.epoch_g_loss = 0, 0, 0, 0.0
+
+    def state_dict(self) -> dict:
+        return dict(vars(self))
+
+    def load_state_dict(self, state: dict) -> None:
+        vars(self).update(state)
+
+
+@dataclasses.dataclass
+class Run:
+    """Everything a training step and its bookkeeping need."""
+
+    args: argparse.Namespace
+    accelerator: Accelerator
+    out: Path
+    dataset: UnpairedDataset
+    loader: DataLoader
+    generators: torch.nn.Module
+    discriminators: torch.nn.Module
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    schedulers: list
+    pools: tuple[ImagePool, ImagePool]
+    progress: Progress
+    sample_batch: dict[str, torch.Tensor]
+
+    @property
+    def config(self) -> CycleGANTrainConfig:
+        return self.args.config
+
+    @property
+    def batches_per_epoch(self) -> int:
+        return min(len(self.loader), self.config.max_batches_per_epoch or len(self.loader))
+
+
+def main(args: argparse.Namespace) -> int:
+    # Without an accelerator, cpu=True is what lets Accelerate join CPU processes (gloo).
+    no_gpu = not (torch.cuda.is_available() or torch.backends.mps.is_available())
+    accelerator = Accelerator(mixed_precision=args.mixed_precision, cpu=args.cpu or no_gpu)
+    out = setup_run(args, accelerator)
+    run = build_run(args, accelerator, out)
+    if args.resume:
+        resume(run, args.resume)
+    finished = train(run)
+    accelerator.wait_for_everyone()
+    status = 0
+    if accelerator.is_main_process:
+        export = export_generators(run)
+        plot_losses(out / "train_log.jsonl", out / "loss_plot.png")
+        if args.push_to_hub:
+            status = push(export, args)
+        summary = {"steps": run.progress.step, "epochs": run.progress.epoch, "finished": finished, "export": str(export)}
+        logger.info("run summary: %s", json.dumps(summary))
+    accelerator.end_training()
+    return status
+
+
+def setup_run(args, accelerator: Accelerator) -> Path:
+    """Logging, the output folder with the resolved options, the Hub repo (early, so a missing
+    token fails before hours of training) and a warning when no GPU is in use."""
+    logging.basicConfig(level=logging.INFO if accelerator.is_main_process else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(message)s")  # fmt: skip
+    logging.getLogger("accelerate").setLevel(logging.WARNING)  # one line per saved file otherwise
+    out = Path(args.output_dir)
+    if accelerator.device.type == "cpu":
+        logger.warning("no GPU in use: training on the CPU, which is only practical for tiny tests")
+    torch.backends.cudnn.benchmark = True  # crops have one size: let cuDNN pick its fastest kernels
+    if accelerator.is_main_process:
+        out.mkdir(parents=True, exist_ok=True)
+        options = {k: v for k, v in vars(args).items() if k != "config"}
+        (out / "config.json").write_text(json.dumps({"options": options, "config": args.config.to_dict()}, indent=2))
+        if args.push_to_hub:
+            from huggingface_hub import HfApi
+
+            HfApi().create_repo(args.hub_repo_id, private=args.hub_private, exist_ok=True)
+    accelerator.wait_for_everyone()
+    return out
+
+
+def build_run(args, accelerator: Accelerator, out: Path) -> Run:
+    """Data, networks (N(0, 0.02) init), Adam optimisers and schedulers, prepared by Accelerate."""
+    config = args.config
+    dataset, sample_batch = load_data(args)
+    loader = DataLoader(dataset, batch_size=config.batch_size, shuffle=False, drop_last=True,
+                        num_workers=args.num_workers, pin_memory=accelerator.device.type == "cuda")  # fmt: skip
+    torch.manual_seed(config.seed)
+    generators, discriminators = Generators(config), Discriminators(config)
+    betas = (config.beta1, 0.999)
+    opt_g = torch.optim.Adam(generators.parameters(), lr=config.lr, betas=betas)
+    opt_d = torch.optim.Adam(discriminators.parameters(), lr=config.lr, betas=betas)
+    prepared = accelerator.prepare(generators, discriminators, opt_g, opt_d, loader)
+    generators, discriminators, opt_g, opt_d, loader = prepared
+    schedulers = [make_scheduler(opt, config) for opt in (opt_g, opt_d)]
+    pools = (ImagePool(config.pool_size, config.seed), ImagePool(config.pool_size, config.seed + 1))
+    progress = Progress()
+    accelerator.register_for_checkpointing(*schedulers, *pools, progress)
+    return Run(args, accelerator, out, dataset, loader, generators, discriminators, opt_g, opt_d,
+               schedulers, pools, progress, sample_batch)  # fmt: skip
+
+
+def load_data(args) -> tuple[UnpairedDataset, dict[str, torch.Tensor]]:
+    """The training set, and a fixed batch of up to 4 test images per domain for sample grids."""
+    config = args.config
+    domain_a, domain_b, skipped = load_domains(args.dataset, args.column_a, args.column_b, args.split)
+    if skipped:
+        logger.warning("skipped %d unreadable images", skipped)
+    root = Path(args.dataset)
+    has_test = (root / "testA").is_dir() and (root / "testB").is_dir()
+    test_a, test_b = folder_domains(root, "test")[:2] if has_test else (domain_a, domain_b)
+    dataset = UnpairedDataset(domain_a, domain_b, config.load_size, config.crop_size, config.seed)
+    samples = UnpairedDataset(test_a, test_b, config.crop_size, config.crop_size, config.seed, flip=False)
+    batch = [samples[i] for i in range(min(4, len(samples)))]
+    return dataset, {key: torch.stack([item[key] for item in batch]) for key in ("A", "B")}
+
+
+def make_scheduler(optimizer, config: CycleGANTrainConfig):
+    """Stepped once per epoch: linear decay, or reduce-on-plateau of the epoch's generator loss."""
+    if config.lr_policy == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.2, threshold=0.01, patience=5)
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda epoch: linear_lr_factor(epoch, config.epochs, config.decay_epochs)
+    )
+
+
+def train(run: Run) -> bool:
+    """The epoch loop; returns False if --max-train-steps stopped it early."""
+    args, config, progress, batches_per_epoch = run.args, run.config, run.progress, run.batches_per_epoch
+    log = open(run.out / "train_log.jsonl", "a") if run.accelerator.is_main_process else None
+    while progress.epoch < config.total_epochs:
+        run.dataset.start_epoch(progress.epoch)
+        skip = progress.batch_in_epoch
+        batches = run.accelerator.skip_first_batches(run.loader, skip) if skip else run.loader
+        bar = tqdm(total=batches_per_epoch, initial=skip, desc=f"epoch {progress.epoch + 1}/{config.total_epochs}",
+                   disable=not run.accelerator.is_main_process)  # fmt: skip
+        for batch in batches:
+            if progress.batch_in_epoch >= batches_per_epoch:
+                break
+            losses = train_step(run, batch)
+            progress.step, progress.batch_in_epoch = progress.step + 1, progress.batch_in_epoch + 1
+            progress.epoch_g_loss += losses["G"]
+            after_step(run, log, losses)
+            bar.update(1)
+            bar.set_postfix(G=f"{losses['G']:.3f}", D=f"{losses['D']:.3f}")
+            if args.max_train_steps and progress.step >= args.max_train_steps:
+                save_checkpoint(run)
+                bar.close()
+                return False
+        bar.close()
+        end_epoch(run)
+    return True
+
+
+def train_step(run: Run, batch) -> dict[str, float]:
+    """Generators first with the discriminators frozen, then the discriminators n_critic times on
+    images from the history pools."""
+    config, accelerator, discriminators = run.config, run.accelerator, run.discriminators
+    real_a, real_b = batch["A"], batch["B"]
+    set_requires_grad(discriminators, False)
+    with accelerator.autocast():
+        out = run.generators(real_a, real_b, identity=config.lambda_id > 0)
+        g_terms = generator_losses(out, real_a, real_b, accelerator.unwrap_model(discriminators), config)
+    run.opt_g.zero_grad(set_to_none=True)
+    accelerator.backward(g_terms["G"])
+    run.opt_g.step()
+    set_requires_grad(discriminators, True)
+    fake_a, fake_b = run.pools[0].query(out["fake_A"]), run.pools[1].query(out["fake_B"])
+    for _ in range(config.n_critic):
+        with accelerator.autocast():
+            d_terms = discriminator_losses(discriminators, real_a, fake_a, real_b, fake_b)
+        run.opt_d.zero_grad(set_to_none=True)
+        accelerator.backward(d_terms["D"])
+        run.opt_d.step()
+        if config.d_clip:
+            with torch.no_grad():
+                for parameter in discriminators.parameters():
+                    parameter.clamp_(-config.d_clip, config.d_clip)
+    return {name: float(value.detach()) for name, value in {**g_terms, **d_terms}.items()}
+
+
+def after_step(run: Run, log, losses: dict[str, float]) -> None:
+    step = run.progress.step
+    if log is not None:
+        lr = run.opt_g.param_groups[0]["lr"]
+        log.write(json.dumps({"step": step, "epoch": run.progress.epoch, **losses, "lr": lr}) + "\n")
+        log.flush()
+    if run.accelerator.is_main_process and step % run.args.sample_steps == 0:
+        save_samples(run, run.out / "samples" / f"step-{step:06d}.png")
+    if step % run.args.checkpointing_steps == 0 and run.progress.batch_in_epoch < run.batches_per_epoch:
+        save_checkpoint(run)  # the last batch of an epoch is saved by end_epoch
+
+
+def end_epoch(run: Run) -> None:
+    progress, args = run.progress, run.args
+    mean_g = progress.epoch_g_loss / max(1, run.batches_per_epoch)
+    for scheduler in run.schedulers:
+        scheduler.step(mean_g) if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau) else scheduler.step()
+    progress.epoch, progress.batch_in_epoch, progress.epoch_g_loss = progress.epoch + 1, 0, 0.0
+    save_checkpoint(run)
+    every = args.push_every_epochs
+    if args.push_to_hub and every and progress.epoch % every == 0 and progress.epoch < run.config.total_epochs:
+        if run.accelerator.is_main_process:
+            push(export_generators(run), args)
+        run.accelerator.wait_for_everyone()
+
+
+@torch.no_grad()
+def save_samples(run: Run, path: Path) -> Path:
+    """Columns of six: real A, fake B, reconstructed A, real B, fake A, reconstructed B."""
+    nets = run.accelerator.unwrap_model(run.generators)
+    real_a, real_b = run.sample_batch["A"].to(run.accelerator.device), run.sample_batch["B"].to(run.accelerator.device)
+    out = nets(real_a, real_b, identity=False)
+    rows = [list(t) for t in (real_a, out["fake_B"], out["rec_A"], real_b, out["fake_A"], out["rec_B"])]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sample_grid(rows).save(path)
+    return path
+
+
+def save_checkpoint(run: Run) -> None:
+    """Write checkpoint-{step}.tmp, then rename it: a kill mid-write leaves only a .tmp folder,
+    which --resume ignores, never a half-written checkpoint-{step}."""
+    accelerator, out = run.accelerator, run.out
+    final, tmp = out / f"checkpoint-{run.progress.step}", out / f"checkpoint-{run.progress.step}.tmp"
+    if accelerator.is_main_process and tmp.exists():
+        shutil.rmtree(tmp)
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(tmp))
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+        for _, old in sorted(list_checkpoints(out))[: -run.args.checkpoints_total_limit]:
+            shutil.rmtree(old)
+    accelerator.wait_for_everyone()
+
+
+def list_checkpoints(out: Path) -> list[tuple[int, Path]]:
+    return [(int(m.group(1)), p) for p in out.iterdir() if p.is_dir() and (m := CHECKPOINT.match(p.name))]
+
+
+def resume(run: Run, which: str) -> None:
+    if which == "latest":
+        found = sorted(list_checkpoints(run.out)) if run.out.is_dir() else []
+        if not found:
+            logger.warning("--resume latest: no checkpoint in %s, starting from scratch", run.out)
+            return
+        path = found[-1][1]
+    else:
+        path = Path(which)
+        if not path.is_dir():
+            raise SystemExit(f"error: checkpoint {path} not found")
+    run.accelerator.load_state(str(path))
+    p = run.progress
+    logger.info("resumed from %s at step %d (epoch %d, batch %d)", path, p.step, p.epoch + 1, p.batch_in_epoch)
+    if run.accelerator.is_main_process:
+        truncate_log(run.out / "train_log.jsonl", p.step)
+
+
+def truncate_log(path: Path, step: int) -> None:
+    """Drop log lines of steps after the checkpoint: the resumed run redoes them."""
+    if path.is_file():
+        lines = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= step]
+        path.write_text("".join(line + "\n" for line in lines))
+
+
+def export_generators(run: Run) -> Path:
+    """Both generators in the Hub format, with a card holding the config, losses and samples."""
+    args, progress = run.args, run.progress
+    nets = run.accelerator.unwrap_model(run.generators)
+    export = run.out / "export"
+    sample = save_samples(run, export / "samples.png")
+    last = _last_losses(run.out / "train_log.jsonl")
+    body = "\n".join([
+        f"CycleGAN generators between **{args.domain_a_name}** (A) and **{args.domain_b_name}** (B), trained "
+        f"with `train/cyclegan.py` on `{args.dataset}` for {progress.step} steps ({progress.epoch} epochs).",
+        "", "`AtoB` (folder `G_AB`) maps A to B; `BtoA` (folder `G_BA`) maps B to A.",
+        "", "## Samples", "", "Rows: real A, fake B, reconstructed A, real B, fake A, reconstructed B.",
+        "", f"![samples]({sample.name})", "", "## Final losses (last step)", "",
+        "| term | value |", "| --- | --- |", *[f"| {k} | {v:.4f} |" for k, v in last.items()],
+        "", "## Training config", "", "```json", json.dumps(run.config.to_dict(), indent=2), "```",
+    ])  # fmt: skip
+    card = model_card(f"CycleGAN {args.domain_a_name} ↔ {args.domain_b_name}", body)
+    return save_cyclegan(nets.g_ab, nets.g_ba, export, args.domain_a_name, args.domain_b_name, card)
+
+
+def _last_losses(log_path: Path) -> dict[str, float]:
+    if not log_path.is_file() or not log_path.read_text().strip():
+        return {}
+    last = json.loads(log_path.read_text().strip().splitlines()[-1])
+    return {k: v for k, v in last.items() if k not in ("step", "epoch", "lr")}
+
+
+def plot_losses(log_path: Path, path: Path) -> None:
+    """Every loss term against the step, on a log scale."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    entries = [json.loads(line) for line in log_path.read_text().splitlines() if line] if log_path.is_file() else []
+    if not entries:
+        return
+    figure, axis = plt.subplots(figsize=(8, 4.5))
+    for name in [k for k in entries[-1] if k not in ("step", "epoch", "lr")]:
+        axis.plot([e["step"] for e in entries], [max(e[name], 1e-8) for e in entries], label=name, linewidth=1)
+    axis.set(xlabel="step", ylabel="loss", yscale="log", title="CycleGAN training losses")
+    axis.legend(ncol=3, fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def push(export: Path, args) -> int:
+    """Upload the export folder; a failure is reported and the local files are kept."""
+    try:
+        url = push_folder(export, args.hub_repo_id, private=args.hub_private, message="Upload CycleGAN generators")
+    except Exception as error:  # noqa: BLE001 - network, auth and server errors all end here
+        logger.error("upload to %s failed (%s: %s); the export is kept in %s", args.hub_repo_id,
+                     type(error).__name__, str(error).splitlines()[0] if str(error) else "", export)  # fmt: skip
+        return 1
+    logger.info("uploaded %s to %s", export, url)
+    return 0
+
+
+def cli() -> int:
+    """Errors a user can fix (data, options, Hub access) print one line and exit with status 2."""
+    args = parse_args()
+    try:
+        return main(args)
+    except (DataError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(cli())
