@@ -23,11 +23,11 @@ class CatalogEntry:
 
 
 def weights_dir() -> Path:
+    """Where local checkpoints are looked for: NST_WEIGHTS_DIR, else the project's weights/."""
     return Path(os.environ.get("NST_WEIGHTS_DIR") or DEFAULT_WEIGHTS_DIR)
 
 
-def load_catalog(path: Path | None = None) -> list[CatalogEntry]:
-    path = path or weights_dir() / "catalog.json"
+def load_catalog(path: Path = DEFAULT_WEIGHTS_DIR / "catalog.json") -> list[CatalogEntry]:
     if not path.is_file():
         return []
     fields = CatalogEntry.__dataclass_fields__
