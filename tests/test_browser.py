@@ -78,7 +78,11 @@ def test_gatys_tab_streams_and_stops(page, tmp_path):
     time.sleep(2.0)
     assert plot.screenshot() != first_plot, "the loss plot should grow while running"
     page.locator("#stop").click()
-    time.sleep(2.0)
+    # While the event runs, Gradio overlays its progress text on the outputs; once stopped, our
+    # own status line ("step N/1000 · ...") shows again.
+    page.wait_for_function(
+        "/^step \\d+\\/1000/.test(document.querySelector('#status').innerText.trim())", timeout=30_000
+    )
     status_after_stop = page.locator("#status").inner_text()
     time.sleep(3.0)
     assert page.locator("#status").inner_text() == status_after_stop, "no more updates after Stop"
