@@ -20,12 +20,11 @@ from PIL import Image
 
 from nst.catalog import CatalogEntry, available_models
 from nst.config import PRESETS, GatysConfig, default_vgg_weights, preset
-from nst.device import resolve_device
 from nst.examples import GATYS_PAIRS, example_files
 from nst.gatys import run_gatys
 from nst.hub import ModelLoadError, load_generator
 from nst.images import ImageError, to_rgb
-from nst.translate import translate
+from nst.translate import prepare_generator, translate
 from nst.vgg import IMAGENET_FILE, VGG19_LAYER_NAMES, VGGWeightsError
 
 MAX_PIXELS = 24_000_000  # uploads above ~24 megapixels are refused rather than resized
@@ -154,7 +153,7 @@ def direction_choices(source: str):
 @functools.lru_cache(maxsize=4)
 def cached_generator(source: str, direction: str):
     """Loaded generators stay in memory (four at most), so a second image does not reload weights."""
-    return load_generator(source, direction).generator
+    return prepare_generator(load_generator(source, direction).generator)
 
 
 def _cyclegan_gpu_seconds(*args) -> int:
@@ -170,8 +169,7 @@ def cyclegan(image, source, direction, max_side):
     if not source:
         raise gr.Error("Please pick a model or type a Hub repo id or local path.")
     try:
-        generator = cached_generator(str(source).strip(), direction or "AtoB").to(resolve_device("auto"))
-        output = translate(generator, image, max_side=int(max_side))
+        output = translate(cached_generator(str(source).strip(), direction or "AtoB"), image, max_side=int(max_side))
     except (ModelLoadError, ImageError) as error:
         raise gr.Error(str(error)) from error
     return image.resize(output.size, Image.Resampling.LANCZOS), output

@@ -115,24 +115,24 @@ def _add_cyclegan(subparsers) -> None:
     p.add_argument("--direction", default="AtoB", choices=("AtoB", "BtoA"), help="which generator (default: AtoB)")
     p.add_argument("--size", type=int, default=None, help="scale down so the long side is at most this (default: keep)")
     p.add_argument("--device", default="auto", choices=DEVICES, help="device (default: auto)")
-    p.add_argument("--precision", default="auto", choices=PRECISIONS, help="precision (default: auto, bf16 on cuda)")
+    p.add_argument("--precision", default="auto", choices=PRECISIONS,
+                   help="precision (default: auto, bf16 on CUDA and on CPUs with native bf16)")  # fmt: skip
     p.set_defaults(run=_run_cyclegan)
 
 
 def _run_cyclegan(args: argparse.Namespace) -> None:
-    from nst.device import resolve_device
     from nst.hub import load_generator
     from nst.images import load_image
-    from nst.translate import translate
+    from nst.translate import prepare_generator, translate
 
     if args.size is not None and args.size < 16:
         raise ValueError(f"--size must be at least 16; got {args.size}")
     image = load_image(args.input)
     loaded = load_generator(args.model, args.direction)
-    generator = loaded.generator.to(resolve_device(args.device))
+    generator = prepare_generator(loaded.generator, args.device, args.precision)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    translate(generator, image, max_side=args.size, precision=args.precision).save(out)
+    translate(generator, image, max_side=args.size).save(out)
     print(f"saved {out} ({loaded.layout} generator{', ' + loaded.label if loaded.label else ''})")
 
 

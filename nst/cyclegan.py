@@ -14,6 +14,16 @@ from torch import nn
 UPSAMPLINGS = ("transpose", "nearest")
 
 
+def instance_norm(channels: int) -> nn.Module:
+    """Instance normalisation without affine parameters, as in the paper.
+
+    Written as GroupNorm with one channel per group: the same computation (and no parameters,
+    so the same state dict), but it works on channels-last tensors without copying them, which
+    nn.InstanceNorm2d does not; that makes bf16 inference on CPU several times faster (bench/).
+    """
+    return nn.GroupNorm(channels, channels, eps=1e-5, affine=False)
+
+
 class ResnetBlock(nn.Module):
     """R256: two reflection-padded 3x3 convolutions with instance norm and a skip connection."""
 
@@ -22,11 +32,11 @@ class ResnetBlock(nn.Module):
         self.conv_block = nn.Sequential(
             nn.ReflectionPad2d(1),
             nn.Conv2d(channels, channels, 3),
-            nn.InstanceNorm2d(channels),
+            instance_norm(channels),
             nn.ReLU(True),
             nn.ReflectionPad2d(1),
             nn.Conv2d(channels, channels, 3),
-            nn.InstanceNorm2d(channels),
+            instance_norm(channels),
         )
 
     def forward(self, x):
@@ -34,7 +44,7 @@ class ResnetBlock(nn.Module):
 
 
 def _conv_norm_relu(conv: nn.Module, channels: int) -> list[nn.Module]:
-    return [conv, nn.InstanceNorm2d(channels), nn.ReLU(True)]
+    return [conv, instance_norm(channels), nn.ReLU(True)]
 
 
 class ResnetGenerator(
@@ -87,7 +97,7 @@ class NLayerDiscriminator(nn.Module):
         for n in range(1, n_layers + 1):
             out = ndf * min(2**n, 8)
             stride = 2 if n < n_layers else 1
-            layers += [nn.Conv2d(channels, out, 4, stride=stride, padding=1), nn.InstanceNorm2d(out), nn.LeakyReLU(0.2, True)]
+            layers += [nn.Conv2d(channels, out, 4, stride=stride, padding=1), instance_norm(out), nn.LeakyReLU(0.2, True)]
             channels = out
         layers += [nn.Conv2d(channels, 1, 4, stride=1, padding=1)]
         self.model = nn.Sequential(*layers)

@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
+import copy
+
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from nst.device import autocast, autocast_dtype
+from nst.device import autocast_dtype, resolve_device
 from nst.images import ImageError, fit_long_side, image_to_tensor, tensor_to_image, to_rgb
 
 # The generator pads by 3 pixels by reflection and downsamples twice: smaller inputs cannot work.
 MIN_SIDE = 16
 
 
+def prepare_generator(generator: torch.nn.Module, device: str = "auto", precision: str = "auto") -> torch.nn.Module:
+    """An inference copy of `generator`: on `device`, in eval mode, channels-last, and in bf16
+    where that is fast (CUDA, CPUs with native bf16; see nst.device). Outputs of the bf16 copy
+    differ from fp32 by about one 8-bit grey level on average (bench/cyclegan.py prints it)."""
+    target = resolve_device(device)
+    dtype = autocast_dtype(precision, target) or torch.float32
+    prepared = copy.deepcopy(generator).eval().requires_grad_(False)
+    return prepared.to(device=target, dtype=dtype, memory_format=torch.channels_last)
+
+
 @torch.inference_mode()
-def translate(generator: torch.nn.Module, image: Image.Image, max_side: int | None = None, precision: str = "auto") -> Image.Image:
-    """Run `generator` on `image` (any PIL mode) on the generator's device; returns RGB.
+def translate(generator: torch.nn.Module, image: Image.Image, max_side: int | None = None) -> Image.Image:
+    """Run `generator` on `image` (any PIL mode) with the generator's device and dtype; returns RGB.
 
     Larger images are first scaled down so the long side is `max_side`. Sides are padded by
     reflection to a multiple of 4 (two stride-2 stages) and cropped back: no distortion.
@@ -26,11 +38,9 @@ def translate(generator: torch.nn.Module, image: Image.Image, max_side: int | No
         image = image.resize((width, height), Image.Resampling.LANCZOS)
     if min(image.size) < MIN_SIDE:
         raise ImageError(f"image is too small ({image.width}x{image.height}); each side needs {MIN_SIDE} pixels")
-    device = next(generator.parameters()).device
-    x = image_to_tensor(image).to(device) * 2 - 1  # (1, 3, H, W) in [-1, 1]
+    weight = next(generator.parameters())
+    x = image_to_tensor(image).to(weight.device) * 2 - 1  # (1, 3, H, W) in [-1, 1]
     pad_h, pad_w = -image.height % 4, -image.width % 4
-    x = F.pad(x, (0, pad_w, 0, pad_h), mode="reflect")
-    with autocast(device, autocast_dtype(precision, device)):
-        y = generator.eval()(x)
-    y = y[..., : image.height, : image.width].float()
+    x = F.pad(x, (0, pad_w, 0, pad_h), mode="reflect").to(weight.dtype).contiguous(memory_format=torch.channels_last)
+    y = generator.eval()(x)[..., : image.height, : image.width].float()
     return tensor_to_image((y + 1) / 2)

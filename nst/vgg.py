@@ -69,9 +69,11 @@ class VGGFeatures(nn.Module):
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
         self.requires_grad_(False)
         self.eval()
+        # Channels-last convolutions are faster on CPU (oneDNN) and on tensor cores (bench/).
+        self.body.to(memory_format=torch.channels_last)
 
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
-        x = (image - self.mean) / self.std
+        x = ((image - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
         wanted, out = set(self.layers), {}
         for name, module in self.body.named_children():
             x = module(x)

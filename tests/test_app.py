@@ -15,7 +15,7 @@ from app_server import AppServer
 from conftest import synthetic_image
 from nst.cyclegan import ResnetGenerator, init_weights
 from nst.hub import model_card, save_generator
-from nst.translate import translate
+from nst.translate import prepare_generator, translate
 
 gr = pytest.importorskip("gradio")
 
@@ -98,7 +98,7 @@ def test_cyclegan_handler_and_cache(app, generator_dir):
     image = synthetic_image(70, 45)
     before, after = app.cyclegan(image, str(folder), "AtoB", 512)
     assert after.size == (70, 45) and before.size == (70, 45)
-    assert np.array_equal(np.asarray(after), np.asarray(translate(generator, image)))
+    assert np.array_equal(np.asarray(after), np.asarray(translate(prepare_generator(generator), image)))
     hits = app.cached_generator.cache_info().hits
     app.cyclegan(image, str(folder), "AtoB", 512)
     assert app.cached_generator.cache_info().hits == hits + 1  # no reload for a second image

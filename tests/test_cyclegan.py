@@ -19,10 +19,10 @@ from safetensors.torch import save_file
 
 from hub_fixtures import fill_hub_cache, huggan_generator, reference_generator, with_legacy_instance_norm_keys
 from nst import hub
-from nst.cyclegan import NLayerDiscriminator, ResnetGenerator, init_weights
+from nst.cyclegan import NLayerDiscriminator, ResnetGenerator, init_weights, instance_norm
 from nst.hub import ModelLoadError, load_generator, model_card, save_cyclegan, save_generator
 from nst.images import ImageError
-from nst.translate import translate
+from nst.translate import prepare_generator, translate
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -213,6 +213,23 @@ def test_inference_matches_unpadded_network_on_multiple_of_four():
     assert np.abs(np.asarray(translate(generator, image)).astype(int) - expected).max() <= 1
 
 
+def test_prepared_bf16_generator_is_close_to_fp32():
+    generator = _seeded(ResnetGenerator(ngf=16, n_blocks=3))
+    image = Image.fromarray(np.random.default_rng(4).integers(0, 255, (72, 90, 3), dtype=np.uint8))
+    fast = prepare_generator(generator, "cpu", "bf16")
+    assert next(fast.parameters()).dtype == torch.bfloat16 and next(generator.parameters()).dtype == torch.float32
+    difference = np.abs(np.asarray(translate(fast, image)).astype(int) - np.asarray(translate(generator, image)).astype(int))
+    assert difference.mean() < 2.0  # grey levels out of 255
+    exact = prepare_generator(generator, "cpu", "fp32")
+    assert np.array_equal(np.asarray(translate(exact, image)), np.asarray(translate(generator, image)))
+
+
+def test_instance_norm_as_group_norm_is_exact():
+    x = torch.randn(2, 8, 9, 7)
+    assert torch.allclose(instance_norm(8)(x), torch.nn.InstanceNorm2d(8)(x), atol=1e-5)
+    assert torch.allclose(instance_norm(8)(x.contiguous(memory_format=torch.channels_last)), torch.nn.InstanceNorm2d(8)(x), atol=1e-5)
+
+
 def test_inference_downscales_and_rejects_tiny_images():
     generator = _seeded(ResnetGenerator(ngf=8, n_blocks=2))
     assert translate(generator, Image.new("RGB", (300, 150)), max_side=100).size == (100, 50)
@@ -227,7 +244,7 @@ def test_cli_translates_from_offline_hub_cache(tmp_path):
     source = tmp_path / "in.png"
     Image.fromarray(np.random.default_rng(2).integers(0, 255, (61, 47, 3), dtype=np.uint8)).save(source)
     env = {"PATH": "/usr/bin:/bin", "HF_HOME": str(tmp_path / "hf_home"), "HF_HUB_OFFLINE": "1"}
-    args = [sys.executable, "-m", "nst", "cyclegan", "--model", "me/tiny", "--input", str(source), "--out"]
+    args = [sys.executable, "-m", "nst", "cyclegan", "--model", "me/tiny", "--precision", "fp32", "--input", str(source), "--out"]
     result = subprocess.run([*args, str(tmp_path / "out.png")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     out = Image.open(tmp_path / "out.png")

@@ -19,7 +19,7 @@ from nst.vgg import VGGFeatures, load_vgg19_features
 
 def small_config(**changes) -> GatysConfig:
     base = dict(size=32, steps=6, vgg_weights="random", content_layers=("relu2_1",),
-                style_layers=("relu1_1", "relu2_1"), device="cpu")  # fmt: skip
+                style_layers=("relu1_1", "relu2_1"), device="cpu", precision="fp32")  # fmt: skip
     return GatysConfig(**{**base, **changes})
 
 
