@@ -40,16 +40,17 @@ def cpu_has_fast_bf16() -> bool:
     return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
-def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+def autocast_dtype(precision: str, device: torch.device, auto_bf16: bool = True) -> torch.dtype | None:
     """The dtype for network forward passes, or None for plain fp32.
 
-    "auto" means bf16 on CUDA (tensor cores, fp32's range) and on CPUs with native bf16.
+    With `auto_bf16`, "auto" means bf16 on CUDA and on CPUs with native bf16 (fine for a single
+    forward pass, as in CycleGAN inference); without it "auto" means fp32.
     """
     if precision not in ("auto", "fp32", "bf16"):
         raise ValueError(f"precision must be auto, fp32 or bf16; got {precision!r}")
     if precision == "auto":
         fast = device.type == "cuda" or (device.type == "cpu" and cpu_has_fast_bf16())
-        return torch.bfloat16 if fast else None
+        return torch.bfloat16 if auto_bf16 and fast else None
     return torch.bfloat16 if precision == "bf16" else None
 
 

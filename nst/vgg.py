@@ -75,8 +75,15 @@ class VGGFeatures(nn.Module):
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         x = ((image - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
         wanted, out = set(self.layers), {}
-        for name, module in self.body.named_children():
-            x = module(x)
+        for index, (name, module) in enumerate(self.body.named_children()):
+            if index == 0:
+                # conv1_1 always in fp32: under bf16 autocast its input, the image being
+                # optimised, would be rounded to 8 bits of mantissa, hiding the small pixel
+                # updates LBFGS makes near convergence. It has 3 input channels, so it is cheap.
+                with torch.autocast(x.device.type, enabled=False):
+                    x = module(x.float())
+            else:
+                x = module(x)
             if name in wanted:
                 out[name] = x
         return out

@@ -1,0 +1,91 @@
+"""A textbook Gatys et al. (2015) implementation, written the way the usual PyTorch tutorial does
+it, as the yardstick for bench/gatys.py. Deliberately plain: torchvision's VGG19 cut after
+relu5_1, fp32, contiguous tensors, LBFGS with a closure that clamps the image, the study's loss
+formulas, style on relu1_1..relu5_1 and content on relu4_2. Not used by the app.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from nst.vgg import IMAGENET_MEAN, IMAGENET_STD, VGG19_LAYER_NAMES
+
+STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+CONTENT_LAYERS = ("relu4_2",)
+
+
+class TextbookVGG(nn.Module):
+    """vgg19().features up to relu5_1 with out-of-place ReLUs; returns the chosen activations."""
+
+    def __init__(self, features: nn.Sequential):
+        super().__init__()
+        last = VGG19_LAYER_NAMES.index("relu5_1")
+        layers = [nn.ReLU(inplace=False) if isinstance(m, nn.ReLU) else m for m in list(features)[: last + 1]]
+        self.layers = nn.ModuleList(layers)
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(-1, 1, 1))
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(-1, 1, 1))
+        self.requires_grad_(False)
+        self.eval()
+
+    def forward(self, x):
+        x = (x - self.mean) / self.std
+        out = {}
+        for name, layer in zip(VGG19_LAYER_NAMES, self.layers):
+            x = layer(x)
+            if name in STYLE_LAYERS or name in CONTENT_LAYERS:
+                out[name] = x
+        return out
+
+
+def gram(x):
+    _, c, h, w = x.size()
+    f = x.view(c, h * w)
+    return torch.mm(f, f.t())
+
+
+class TextbookLoss:
+    """L_total = alpha * L_content + beta * L_style with the paper's normalisation; fp32."""
+
+    def __init__(self, model: TextbookVGG, content: torch.Tensor, style: torch.Tensor, alpha=10.0, beta=1e6):
+        self.model, self.alpha, self.beta = model, alpha, beta
+        with torch.no_grad():
+            self.content_targets = {k: v.detach() for k, v in model(content).items() if k in CONTENT_LAYERS}
+            style_features = model(style)
+            positions = {k: v.shape[2] * v.shape[3] for k, v in model(content).items()}
+            # the style Gram, scaled to the generated image's positions (equal sizes: unchanged)
+            self.style_targets = {
+                k: gram(style_features[k]) * positions[k] / (style_features[k].shape[2] * style_features[k].shape[3])
+                for k in STYLE_LAYERS
+            }
+
+    def __call__(self, image):
+        features = self.model(image)
+        content = sum(0.5 * ((features[k] - t) ** 2).sum() for k, t in self.content_targets.items())
+        style = 0
+        for k, target in self.style_targets.items():
+            _, n, h, w = features[k].shape
+            style = style + (1 / len(STYLE_LAYERS)) * ((gram(features[k]) - target) ** 2).sum() / (4 * n**2 * (h * w) ** 2)
+        return self.alpha * content + self.beta * style
+
+
+def textbook_stylize(loss: TextbookLoss, content: torch.Tensor, evaluations: int) -> tuple[torch.Tensor, list[float]]:
+    """LBFGS from a copy of the content image for `evaluations` loss-and-gradient evaluations."""
+    image = content.clone().requires_grad_(True)
+    optimizer = torch.optim.LBFGS([image])
+    history: list[float] = []
+
+    def closure():
+        with torch.no_grad():
+            image.clamp_(0, 1)
+        optimizer.zero_grad()
+        value = loss(image)
+        value.backward()
+        history.append(value.item())
+        return value
+
+    while len(history) < evaluations:
+        optimizer.step(closure)
+    with torch.no_grad():
+        image.clamp_(0, 1)
+    return image.detach(), history  # LBFGS may run a few evaluations past the request

@@ -1,0 +1,33 @@
+"""The benchmark scripts run end to end (with --quick sizes) and write their JSON reports.
+
+These check that the scripts work, not the speed: speed is measured by running them in full.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("script,keys", [
+    ("gatys.py", {"speed_256", "loss_agreement", "time_to_quality_512", "machine", "vgg_weights"}),
+    ("cyclegan.py", {"cpu_inference", "machine"}),
+])  # fmt: skip
+def test_bench_script_quick_run(tmp_path, script, keys):
+    result = subprocess.run([sys.executable, str(ROOT / "bench" / script), "--quick", "--device", "cpu", "--out", str(tmp_path)],
+                            capture_output=True, text=True, timeout=600, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(next(tmp_path.glob("*.json")).read_text())
+    assert keys <= set(report)
+    assert "GPU" in result.stdout  # says whether the GPU part ran or was skipped
+    if script == "gatys.py":
+        contenders = {row["contender"] for row in report["speed_256"]}
+        assert contenders == {"baseline (textbook, fp32)", "ours fp32 (default)", "ours bf16"}
+        assert [row["run"].split(",")[0] for row in report["time_to_quality_512"]] == ["baseline", "ours fp32", "ours bf16"]
+        assert all(row["s/step (median)"] > 0 for row in report["speed_256"])
+    else:
+        assert report["cpu_inference"]["mean |diff| levels"] < 3
