@@ -29,7 +29,7 @@ from nst.vgg import IMAGENET_FILE, VGG19_LAYER_NAMES, VGGWeightsError
 
 MAX_PIXELS = 24_000_000  # uploads above ~24 megapixels are refused rather than resized
 FRAMES = 20  # intermediate images streamed per run
-DEFAULTS = preset("study", size=256, steps=150)  # about 20-50 s on a 2-vCPU CPU, seconds on a GPU
+DEFAULTS = preset("study", size=256, steps=120)  # about 40 s on a 2-vCPU CPU, seconds on a GPU
 OUTPUT_DIR = Path(tempfile.gettempdir()) / "nst-app"
 
 

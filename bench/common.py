@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import platform
 import statistics
@@ -15,6 +16,16 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as `python bench/x.py` from anywhere
 SHARED_IMAGES = ROOT.parent / "shared" / "images"
+
+
+def parse_bench_args(description: str) -> argparse.Namespace:
+    """The options every benchmark script takes."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes and few steps: checks the script runs")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads (default: 2, as on a CPU Space)")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results"), help="folder for the JSON report")
+    return parser.parse_args()
 
 
 def machine() -> dict:

@@ -11,11 +11,10 @@ Weights are random (speed does not depend on them); the bf16 output is compared 
 
 from __future__ import annotations
 
-import argparse
 import copy
 from pathlib import Path
 
-from common import ROOT, interleaved, machine, print_table, timed, write_json
+from common import interleaved, machine, parse_bench_args, print_table, timed, write_json
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -28,15 +27,6 @@ from nst.cyclegan_training import (  # noqa: E402
 )  # fmt: skip
 from nst.device import resolve_device  # noqa: E402
 from nst.translate import prepare_generator, translate  # noqa: E402
-
-
-def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="tiny sizes: checks the script runs")
-    parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
-    parser.add_argument("--threads", type=int, default=2, help="CPU threads (default: 2, a CPU Space)")
-    parser.add_argument("--out", default=str(ROOT / "bench" / "results"), help="folder for the JSON")
-    return parser.parse_args()
 
 
 def with_instance_norm(module: nn.Module) -> nn.Module:
@@ -142,7 +132,7 @@ def gpu_training(size: int, steps: int) -> list[dict]:
 
 
 def main() -> None:
-    args = parse_args()
+    args = parse_bench_args(__doc__.split("\n\n")[0])
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     report = {"machine": machine(), "device": device.type}

@@ -12,12 +12,11 @@ precision tricks cannot flatter the numbers. Uses the pretrained VGG19 when it i
 
 from __future__ import annotations
 
-import argparse
 import os
 import time
 from pathlib import Path
 
-from common import ROOT, SHARED_IMAGES, interleaved, machine, print_table, timed, write_json
+from common import SHARED_IMAGES, interleaved, machine, parse_bench_args, print_table, timed, write_json
 
 import torch  # noqa: E402  (after common, which puts the project on sys.path)
 
@@ -28,15 +27,6 @@ from nst.examples import example_files  # noqa: E402
 from nst.gatys import run_gatys  # noqa: E402
 from nst.images import fit_long_side, image_to_tensor, load_image, tensor_to_image  # noqa: E402
 from nst.vgg import IMAGENET_FILE, load_vgg19_features  # noqa: E402
-
-
-def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="tiny sizes and few steps: checks the script runs")
-    parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
-    parser.add_argument("--threads", type=int, default=2, help="CPU threads (default: 2, a CPU Space)")
-    parser.add_argument("--out", default=str(ROOT / "bench" / "results"), help="folder for the JSON")
-    return parser.parse_args()
 
 
 def vgg_source() -> str:
@@ -165,7 +155,7 @@ def largest_size(bench: Bench, start: int = 1024, limit: int = 16384) -> int:
 
 
 def main() -> None:
-    args = parse_args()
+    args = parse_bench_args(__doc__.split("\n\n")[0])
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     weights = vgg_source()

@@ -69,7 +69,7 @@ class GatysConfig:
     levels: int = 1  # coarse-to-fine levels; each halves the size of the one after it
     seed: int = 0
     device: Device = "auto"  # auto: cuda, then mps, then cpu
-    precision: Precision = "auto"  # auto = fp32; bf16 is ~3x faster on AMX CPUs but converges worse
+    precision: Precision = "auto"  # auto = fp32; bf16 is 2.6x faster on AMX CPUs but converges worse
     vgg_weights: str = field(default_factory=default_vgg_weights)  # imagenet | random | path
 
     def __post_init__(self) -> None:

@@ -94,7 +94,7 @@ def run_gatys(
     blend = _blend_weights(config, len(styles))
     device = resolve_device(config.device)
     # "auto" is fp32 here: LBFGS needs accurate gradients, and with bf16 the loss after 100 steps
-    # stayed 13% above fp32's in bench/gatys.py, though each step was 2.9x faster on an AMX CPU.
+    # stayed 12% above fp32's in bench/gatys.py, though each step was 2.6x faster on an AMX CPU.
     dtype = autocast_dtype(config.precision, device, auto_bf16=False)
     content_image = load_image(content)
     style_images = [load_image(style) for style in styles]

@@ -19,6 +19,21 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def serve_app_with_tiny_generator(tmp_path_factory):
+    """Yield an AppServer whose weights folder holds `tiny`, a random 2-block generator."""
+    import torch
+
+    from nst.cyclegan import ResnetGenerator, init_weights
+    from nst.hub import model_card, save_generator
+
+    weights = tmp_path_factory.mktemp("weights")
+    torch.manual_seed(0)
+    save_generator(init_weights(ResnetGenerator(ngf=8, n_blocks=2)), weights / "tiny", model_card("tiny", "random"))
+    server = AppServer(weights, tmp_path_factory.mktemp("logs") / "app.log")
+    yield server
+    server.stop()
+
+
 class AppServer:
     """`python app.py` with random VGG19 weights and a weights folder made by the test."""
 

@@ -11,7 +11,7 @@ import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
-from app_server import AppServer
+from app_server import serve_app_with_tiny_generator
 from conftest import synthetic_image
 from nst.cyclegan import ResnetGenerator, init_weights
 from nst.hub import model_card, save_generator
@@ -120,14 +120,7 @@ def test_local_checkpoints_are_offered(app, generator_dir, monkeypatch):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    import torch
-
-    weights = tmp_path_factory.mktemp("weights")
-    torch.manual_seed(0)
-    save_generator(init_weights(ResnetGenerator(ngf=8, n_blocks=2)), weights / "tiny", model_card("tiny", "random"))
-    running = AppServer(weights, tmp_path_factory.mktemp("logs") / "app.log")
-    yield running
-    running.stop()
+    yield from serve_app_with_tiny_generator(tmp_path_factory)
 
 
 def test_served_gatys_streams_through_gradio_client(server, image_files):

@@ -11,12 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
 
-from app_server import AppServer
+from app_server import serve_app_with_tiny_generator
 from conftest import synthetic_image
-from nst.cyclegan import ResnetGenerator, init_weights
-from nst.hub import model_card, save_generator
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
@@ -26,12 +23,7 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's ch
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    weights = tmp_path_factory.mktemp("weights")
-    torch.manual_seed(0)
-    save_generator(init_weights(ResnetGenerator(ngf=8, n_blocks=2)), weights / "tiny", model_card("tiny", "random"))
-    server = AppServer(weights, tmp_path_factory.mktemp("logs") / "app.log")
-    yield server
-    server.stop()
+    yield from serve_app_with_tiny_generator(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
