@@ -267,7 +267,9 @@ def main() -> None:
     parser.add_argument("--share", action="store_true", default=os.environ.get("GRADIO_SHARE") == "1",
                         help="also make a public share link (or set GRADIO_SHARE=1)")  # fmt: skip
     args = parser.parse_args()
-    demo.queue(max_size=20).launch(share=args.share)
+    # show_error: a failure gradio itself raises (say, an upload that is not an image) reaches
+    # the user as its one-line message instead of a bare "Error"; tracebacks stay in the log.
+    demo.queue(max_size=20).launch(share=args.share, show_error=True)
 
 
 if __name__ == "__main__":

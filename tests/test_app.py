@@ -144,3 +144,17 @@ def test_served_cyclegan_through_gradio_client(server, tmp_path):
     assert Image.open(after).size == (90, 50)
     with pytest.raises(Exception, match="neither a local file or folder nor a Hub repo id"):
         client.predict(handle_file(str(source)), "no such model", "AtoB", 512, api_name="/cyclegan")
+    # the app keeps serving after an error
+    before, after = client.predict(handle_file(str(source)), model, "AtoB", 64, api_name="/cyclegan")
+    assert max(Image.open(after).size) == 64
+
+
+def test_served_gatys_rejects_a_non_image_upload(server, tmp_path, image_files):
+    _, style = image_files
+    notes = tmp_path / "notes.png"
+    notes.write_text("this is not a picture")
+    client = Client(server.url, verbose=False)
+    args = gatys_args(handle_file(str(notes)), handle_file(str(style)), steps=2)
+    with pytest.raises(Exception, match="cannot identify image file") as error:
+        client.predict(*args.values(), api_name="/gatys")
+    assert "Traceback" not in str(error.value)
