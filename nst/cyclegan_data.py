@@ -51,10 +51,13 @@ def folder_domains(root: Path, split: str = "train") -> tuple[list[Path], list[P
     return domain_a, domain_b, len(skipped_a) + len(skipped_b)
 
 
+_SAVED_DATASET_FILES = ("dataset_info.json", "state.json", "dataset_dict.json")  # datasets.save_to_disk
+
+
 def is_hf_dataset_folder(path: Path) -> bool:
     """A folder written by `datasets` (save_to_disk) or laid out like a Hub dataset repo."""
-    markers = ("dataset_info.json", "state.json", "dataset_dict.json")
-    return any((path / m).is_file() for m in markers) or any(path.glob("*.parquet")) or any(path.glob("data/*.parquet"))
+    saved = any((path / name).is_file() for name in _SAVED_DATASET_FILES)
+    return saved or any(path.glob("*.parquet")) or any(path.glob("data/*.parquet"))
 
 
 def load_domains(name: str, column_a: str, column_b: str, split: str = "train") -> tuple[Sequence, Sequence, int]:
@@ -84,7 +87,7 @@ def hub_domains(name: str, column_a: str, column_b: str, split: str = "train") -
     import datasets
 
     path = Path(name)
-    if any((path / m).is_file() for m in ("dataset_info.json", "state.json", "dataset_dict.json")):
+    if any((path / name).is_file() for name in _SAVED_DATASET_FILES):
         dataset = datasets.load_from_disk(str(path))
         dataset = dataset[split] if isinstance(dataset, datasets.DatasetDict) else dataset
     else:
