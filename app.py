@@ -25,7 +25,7 @@ from nst.gatys import run_gatys
 from nst.hub import ModelLoadError, load_generator
 from nst.images import ImageError, to_rgb
 from nst.translate import prepare_generator, translate
-from nst.vgg import IMAGENET_FILE, VGG19_LAYER_NAMES, VGGWeightsError
+from nst.vgg import IMAGENET_FILE, VGG19_LAYER_NAMES, VGGWeightsError, imagenet_cache_path
 
 MAX_PIXELS = 24_000_000  # uploads above ~24 megapixels are refused rather than resized
 FRAMES = 20  # intermediate images streamed per run
@@ -105,7 +105,7 @@ def _plot_rows(record, config: GatysConfig) -> list[dict]:
 
 
 def preset_controls(name: str) -> list:
-    """Control values for a preset, in the order of PRESET_OUTPUTS."""
+    """Control values for a preset, in the order of the layout's `preset_outputs`."""
     config = preset(name)
     return [config.alpha, round(math.log10(config.alpha / config.beta), 2), list(config.style_layers), list(config.content_layers),
             config.pooling, config.init, config.optimizer, config.scheduler,
@@ -117,9 +117,7 @@ def vgg_note() -> str:
     source = os.environ.get("NST_VGG19_WEIGHTS", "").strip()
     if source:
         return f"VGG19 weights: `{source}` (from NST_VGG19_WEIGHTS)."
-    import torch
-
-    cached = Path(torch.hub.get_dir()) / "checkpoints" / IMAGENET_FILE
+    cached = imagenet_cache_path()
     if cached.is_file():
         return "VGG19 weights: pretrained ImageNet weights from torchvision (cached)."
     return (

@@ -12,6 +12,7 @@ Weights are random (speed does not depend on them); the bf16 output is compared 
 from __future__ import annotations
 
 import copy
+import functools
 from pathlib import Path
 
 from common import interleaved, machine, parse_bench_args, print_table, timed, write_json
@@ -23,7 +24,7 @@ from torch import nn  # noqa: E402
 
 from nst.cyclegan import ResnetGenerator, init_weights  # noqa: E402
 from nst.cyclegan_training import (  # noqa: E402
-    CycleGANTrainConfig, Discriminators, Generators, discriminator_losses, generator_losses, set_requires_grad,
+    CycleGANTrainConfig, Discriminators, Generators, ImagePool, training_step,
 )  # fmt: skip
 from nst.device import resolve_device  # noqa: E402
 from nst.translate import prepare_generator, translate  # noqa: E402
@@ -96,20 +97,11 @@ def train_throughput(size: int, batch: int, bf16: bool, channels_last: bool, ref
     real_a = (torch.rand(batch, 3, size, size, device=device) * 2 - 1).contiguous(memory_format=memory_format)
     real_b = (torch.rand(batch, 3, size, size, device=device) * 2 - 1).contiguous(memory_format=memory_format)
 
+    pools = (ImagePool(config.pool_size), ImagePool(config.pool_size, seed=1))
+    autocast = functools.partial(torch.autocast, "cuda", dtype=torch.bfloat16, enabled=bf16)
+
     def step():
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=bf16):
-            set_requires_grad(discriminators, False)
-            out = generators(real_a, real_b, identity=True)
-            g_loss = generator_losses(out, real_a, real_b, discriminators, config)["G"]
-        opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        opt_g.step()
-        set_requires_grad(discriminators, True)
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=bf16):
-            d_loss = discriminator_losses(discriminators, real_a, out["fake_A"], real_b, out["fake_B"])["D"]
-        opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        opt_d.step()
+        training_step(generators, discriminators, opt_g, opt_d, pools, real_a, real_b, config, autocast=autocast)
 
     for _ in range(3):
         step()

@@ -26,14 +26,13 @@ from nst.device import resolve_device  # noqa: E402
 from nst.examples import example_files  # noqa: E402
 from nst.gatys import run_gatys  # noqa: E402
 from nst.images import fit_long_side, image_to_tensor, load_image, tensor_to_image  # noqa: E402
-from nst.vgg import IMAGENET_FILE, load_vgg19_features  # noqa: E402
+from nst.vgg import imagenet_cache_path, load_vgg19_features  # noqa: E402
 
 
 def vgg_source() -> str:
     if os.environ.get("NST_VGG19_WEIGHTS"):
         return os.environ["NST_VGG19_WEIGHTS"]
-    cached = Path(torch.hub.get_dir()) / "checkpoints" / IMAGENET_FILE
-    return "imagenet" if cached.is_file() else "random:0"
+    return "imagenet" if imagenet_cache_path().is_file() else "random:0"
 
 
 def images():

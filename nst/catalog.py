@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nst.hub import INDEX_FILE
+from nst.hub import INDEX_FILE, direction_labels
 
 DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 CHECKPOINT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin")
@@ -40,9 +40,8 @@ def local_checkpoints(directory: Path | None = None) -> list[CatalogEntry]:
     entries = []
     for path in sorted(directory.iterdir()) if directory.is_dir() else []:
         if path.is_dir() and (path / INDEX_FILE).is_file():
-            index = json.loads((path / INDEX_FILE).read_text())
-            a, b = index.get("domain_a", "A"), index.get("domain_b", "B")
-            entries.append(CatalogEntry(f"{path.name} (local)", str(path), {"AtoB": f"{a} → {b}", "BtoA": f"{b} → {a}"}))
+            labels = direction_labels(json.loads((path / INDEX_FILE).read_text()))
+            entries.append(CatalogEntry(f"{path.name} (local)", str(path), labels))
         elif path.is_dir() and (path / "config.json").is_file():
             entries.append(CatalogEntry(f"{path.name} (local)", str(path)))
         elif path.is_file() and path.suffix in CHECKPOINT_SUFFIXES:

@@ -7,7 +7,10 @@ Code names to paper names: G_AB = G, G_BA = F, D_A = D_X, D_B = D_Y; lambda_cyc 
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -15,6 +18,8 @@ from PIL import Image
 from torch import nn
 
 from nst.cyclegan import NLayerDiscriminator, ResnetGenerator, init_weights
+
+LR_POLICIES = ("linear", "plateau")
 
 
 @dataclass
@@ -30,7 +35,7 @@ class CycleGANTrainConfig:
     beta1: float = 0.5  # Adam betas (0.5, 0.999)
     epochs: int = 100  # epochs at the initial learning rate
     decay_epochs: int = 100  # epochs of linear decay to zero after that (lr_policy "linear")
-    lr_policy: str = "linear"  # or "plateau": reduce on plateau of the epoch's generator loss
+    lr_policy: Literal["linear", "plateau"] = "linear"  # or reduce on plateau of the epoch's G loss
     batch_size: int = 1
     load_size: int = 286  # images are resized to this square ...
     crop_size: int = 256  # ... and randomly cropped to this
@@ -42,7 +47,7 @@ class CycleGANTrainConfig:
 
     def __post_init__(self):
         checks = [
-            (self.lr_policy in ("linear", "plateau"), f"lr_policy must be linear or plateau; got {self.lr_policy!r}"),
+            (self.lr_policy in LR_POLICIES, f"lr_policy must be linear or plateau; got {self.lr_policy!r}"),
             (self.n_blocks >= 1 and self.ngf >= 1 and self.ndf >= 1, "n_blocks, ngf and ndf must be positive"),
             (self.lambda_cyc >= 0 and self.lambda_id >= 0, "lambda_cyc and lambda_id must not be negative"),
             (self.epochs >= 0 and self.decay_epochs >= 0 and self.epochs + self.decay_epochs > 0, "train for at least one epoch"),
@@ -173,6 +178,39 @@ def linear_lr_factor(epoch: int, epochs: int, decay_epochs: int) -> float:
     """Learning-rate multiplier for 0-based `epoch`: 1 for `epochs` epochs, then down by
     1 / (decay_epochs + 1) per epoch (the reference implementation's "linear" policy)."""
     return 1.0 - max(0, epoch + 1 - epochs) / float(decay_epochs + 1)
+
+
+def training_step(
+    generators: nn.Module, discriminators: nn.Module, opt_g, opt_d, pools: tuple[ImagePool, ImagePool],
+    real_a: torch.Tensor, real_b: torch.Tensor, config: CycleGANTrainConfig,
+    backward: Callable[[torch.Tensor], None] = torch.Tensor.backward,
+    autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
+    judge: nn.Module | None = None,
+) -> dict[str, float]:  # fmt: skip
+    """One CycleGAN update: the generators first, with the discriminators frozen, then the
+    discriminators n_critic times on images from the history pools. `backward` and `autocast`
+    let a launcher (Accelerate) take over those two; `judge` is the discriminator pair the
+    generator loss consults, unwrapped from any distributed wrapper."""
+    set_requires_grad(discriminators, False)
+    with autocast():
+        out = generators(real_a, real_b, identity=config.lambda_id > 0)
+        g_terms = generator_losses(out, real_a, real_b, judge or discriminators, config)
+    opt_g.zero_grad(set_to_none=True)
+    backward(g_terms["G"])
+    opt_g.step()
+    set_requires_grad(discriminators, True)
+    fake_a, fake_b = pools[0].query(out["fake_A"]), pools[1].query(out["fake_B"])
+    for _ in range(config.n_critic):
+        with autocast():
+            d_terms = discriminator_losses(discriminators, real_a, fake_a, real_b, fake_b)
+        opt_d.zero_grad(set_to_none=True)
+        backward(d_terms["D"])
+        opt_d.step()
+        if config.d_clip:
+            with torch.no_grad():
+                for parameter in discriminators.parameters():
+                    parameter.clamp_(-config.d_clip, config.d_clip)
+    return {name: float(value.detach()) for name, value in {**g_terms, **d_terms}.items()}
 
 
 def set_requires_grad(module: nn.Module, flag: bool) -> None:

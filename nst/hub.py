@@ -26,7 +26,7 @@ from huggingface_hub.errors import (
 )  # fmt: skip
 from safetensors.torch import load_file
 
-from nst.cyclegan import ResnetGenerator
+from nst.cyclegan import ResnetBlock, ResnetGenerator
 
 DIRECTIONS = ("AtoB", "BtoA")
 INDEX_FILE = "cyclegan.json"
@@ -143,6 +143,12 @@ def _few(keys: list[str], limit: int = 5) -> str:
     return f"[{shown}{f', … {len(keys) - limit} more' if len(keys) > limit else ''}]"
 
 
+def direction_labels(index: dict) -> dict[str, str]:
+    """{"AtoB": "a → b", "BtoA": "b → a"} from the domain names in a cyclegan.json index."""
+    a, b = index.get("domain_a", "A"), index.get("domain_b", "B")
+    return {"AtoB": f"{a} → {b}", "BtoA": f"{b} → {a}"}
+
+
 def _load_from_files(files: "_LocalFiles | _HubFiles", direction: str, where: str) -> LoadedGenerator:
     """The common path for Hub repos and local folders."""
     prefix, label = "", ""
@@ -150,11 +156,10 @@ def _load_from_files(files: "_LocalFiles | _HubFiles", direction: str, where: st
     if index_path is not None:
         index = json.loads(index_path.read_text())
         prefix = index["generators"][direction].rstrip("/") + "/"
-        domains = (index.get("domain_a", "A"), index.get("domain_b", "B"))
-        label = " → ".join(domains if direction == "AtoB" else domains[::-1])
+        label = direction_labels(index)[direction]
     weights = next((p for name in WEIGHT_FILES if (p := files.get(prefix + name)) is not None), None)
     if weights is None:
-        if getattr(files, "uncached", None):
+        if files.uncached:
             raise ModelLoadError(
                 f"{where} is not in the local Hub cache and the Hub cannot be reached (offline, or "
                 "HF_HUB_OFFLINE=1). Load it once while online, or give a local path."
@@ -169,6 +174,8 @@ def _load_from_files(files: "_LocalFiles | _HubFiles", direction: str, where: st
 
 
 class _LocalFiles:
+    uncached: tuple = ()  # a folder is never "not downloaded"
+
     def __init__(self, root: Path):
         self.root = root
 
@@ -241,13 +248,12 @@ def import_official(checkpoint: Path, out_dir: Path) -> Path:
     build_generator drops them and then loads strictly.
     """
     checkpoint = Path(checkpoint)
-    state, layout = normalize_state_dict(read_state_dict(checkpoint))
-    config = infer_generator_config(state, layout, str(checkpoint))
-    generator, _ = build_generator(state, config, str(checkpoint))
+    generator, _ = build_generator(read_state_dict(checkpoint), None, str(checkpoint))
+    n_blocks = sum(isinstance(module, ResnetBlock) for module in generator.model)
     body = (
         f"Imported from the reference implementation's checkpoint `{checkpoint.name}` "
         f"(junyanz/pytorch-CycleGAN-and-pix2pix) with `python -m nst import-official`: "
-        f"{config['n_blocks']} residual blocks, ngf={config['ngf']}."
+        f"{n_blocks} residual blocks, ngf={generator.model[1].out_channels}."
     )
     return save_generator(generator, out_dir, model_card(f"CycleGAN generator: {checkpoint.stem}", body))
 

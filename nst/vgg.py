@@ -78,8 +78,8 @@ class VGGFeatures(nn.Module):
         for index, (name, module) in enumerate(self.body.named_children()):
             if index == 0:
                 # conv1_1 always in fp32: under bf16 autocast its input, the image being
-                # optimised, would be rounded to 8 bits of mantissa, hiding the small pixel
-                # updates LBFGS makes near convergence. It has 3 input channels, so it is cheap.
+                # optimised, would be rounded to 8 bits of mantissa, blurring small pixel updates
+                # (a small gain in bench/gatys.py). It has 3 input channels, so it is cheap.
                 with torch.autocast(x.device.type, enabled=False):
                     x = module(x.float())
             else:
@@ -113,9 +113,13 @@ def load_vgg19_features(source: str = "imagenet") -> nn.Sequential:
     return features.requires_grad_(False).eval()
 
 
+def imagenet_cache_path() -> Path:
+    """Where torch keeps (or will download) the pretrained VGG19 file."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / IMAGENET_FILE
+
+
 def _imagenet_state_dict() -> dict[str, torch.Tensor]:
     """Torchvision's IMAGENET1K_V1 checkpoint, downloaded to torch's cache on first use."""
-    cache_dir = Path(torch.hub.get_dir()) / "checkpoints"
     try:
         return torch.hub.load_state_dict_from_url(
             VGG19_Weights.IMAGENET1K_V1.url, check_hash=True, weights_only=True, progress=True
@@ -123,7 +127,7 @@ def _imagenet_state_dict() -> dict[str, torch.Tensor]:
     except (urllib.error.URLError, OSError, ConnectionError) as error:
         raise VGGWeightsError(
             f"could not download the pretrained VGG19 weights {IMAGENET_FILE} ({error}). "
-            f"Offline, put that file in {cache_dir}, or point NST_VGG19_WEIGHTS "
+            f"Offline, put that file in {imagenet_cache_path().parent}, or point NST_VGG19_WEIGHTS "
             f"(or --vgg-weights) at a local copy of it (.pth or .safetensors); it is published at "
             f"{VGG19_Weights.IMAGENET1K_V1.url}. Use 'random' to run without pretrained weights."
         ) from error

@@ -20,6 +20,7 @@ import os
 import re
 import shutil
 import sys
+import typing
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere: find nst/
@@ -31,8 +32,8 @@ from tqdm.auto import tqdm  # noqa: E402
 
 from nst.cyclegan_data import DataError, UnpairedDataset, folder_domains, load_domains  # noqa: E402
 from nst.cyclegan_training import (  # noqa: E402
-    CycleGANTrainConfig, Discriminators, Generators, ImagePool, discriminator_losses, generator_losses,
-    linear_lr_factor, sample_grid, set_requires_grad,
+    LR_POLICIES, CycleGANTrainConfig, Discriminators, Generators, ImagePool, linear_lr_factor, sample_grid,
+    training_step,
 )  # fmt: skip
 from nst.hub import model_card, push_folder, save_cyclegan  # noqa: E402
 
@@ -51,13 +52,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     data.add_argument("--domain-b-name", default="B", help="name of domain B for labels and the model card")
     data.add_argument("--num-workers", type=int, default=4, help="data loader workers (default: 4)")
     recipe = parser.add_argument_group("recipe (defaults of the reference implementation)")
-    defaults = CycleGANTrainConfig()
+    defaults, hints = CycleGANTrainConfig(), typing.get_type_hints(CycleGANTrainConfig)
     for field in dataclasses.fields(CycleGANTrainConfig):
         default = getattr(defaults, field.name)
-        kind = float if field.name in ("d_clip",) else type(default) if default is not None else int
-        choices = ("linear", "plateau") if field.name == "lr_policy" else None
-        recipe.add_argument(f"--{field.name.replace('_', '-')}", type=kind, default=default, choices=choices,
-                            help=f"(default: {default})")  # fmt: skip
+        kind = next(t for t in typing.get_args(hints[field.name]) or (hints[field.name],) if t is not type(None))
+        choices = LR_POLICIES if field.name == "lr_policy" else None
+        recipe.add_argument(f"--{field.name.replace('_', '-')}", type=str if choices else kind, default=default,
+                            choices=choices, help=f"(default: {default})")  # fmt: skip
     run = parser.add_argument_group("running")
     run.add_argument("--output-dir", default="outputs/cyclegan", help="where everything is written (default: outputs/cyclegan)")
     run.add_argument("--mixed-precision", default="no", choices=("no", "fp16", "bf16"), help="(default: no)")
@@ -216,8 +217,16 @@ def make_scheduler(optimizer, config: CycleGANTrainConfig):
 
 def train(run: Run) -> bool:
     """The epoch loop; returns False if --max-train-steps stopped it early."""
-    args, config, progress, batches_per_epoch = run.args, run.config, run.progress, run.batches_per_epoch
     log = open(run.out / "train_log.jsonl", "a") if run.accelerator.is_main_process else None
+    try:
+        return _train_epochs(run, log)
+    finally:
+        if log is not None:
+            log.close()
+
+
+def _train_epochs(run: Run, log) -> bool:
+    args, config, progress, batches_per_epoch = run.args, run.config, run.progress, run.batches_per_epoch
     while progress.epoch < config.total_epochs:
         run.dataset.start_epoch(progress.epoch)
         skip = progress.batch_in_epoch
@@ -243,30 +252,10 @@ def train(run: Run) -> bool:
 
 
 def train_step(run: Run, batch) -> dict[str, float]:
-    """Generators first with the discriminators frozen, then the discriminators n_critic times on
-    images from the history pools."""
-    config, accelerator, discriminators = run.config, run.accelerator, run.discriminators
-    real_a, real_b = batch["A"], batch["B"]
-    set_requires_grad(discriminators, False)
-    with accelerator.autocast():
-        out = run.generators(real_a, real_b, identity=config.lambda_id > 0)
-        g_terms = generator_losses(out, real_a, real_b, accelerator.unwrap_model(discriminators), config)
-    run.opt_g.zero_grad(set_to_none=True)
-    accelerator.backward(g_terms["G"])
-    run.opt_g.step()
-    set_requires_grad(discriminators, True)
-    fake_a, fake_b = run.pools[0].query(out["fake_A"]), run.pools[1].query(out["fake_B"])
-    for _ in range(config.n_critic):
-        with accelerator.autocast():
-            d_terms = discriminator_losses(discriminators, real_a, fake_a, real_b, fake_b)
-        run.opt_d.zero_grad(set_to_none=True)
-        accelerator.backward(d_terms["D"])
-        run.opt_d.step()
-        if config.d_clip:
-            with torch.no_grad():
-                for parameter in discriminators.parameters():
-                    parameter.clamp_(-config.d_clip, config.d_clip)
-    return {name: float(value.detach()) for name, value in {**g_terms, **d_terms}.items()}
+    accelerator = run.accelerator
+    return training_step(run.generators, run.discriminators, run.opt_g, run.opt_d, run.pools, batch["A"], batch["B"],
+                         run.config, backward=accelerator.backward, autocast=accelerator.autocast,
+                         judge=accelerator.unwrap_model(run.discriminators))  # fmt: skip
 
 
 def after_step(run: Run, log, losses: dict[str, float]) -> None:
