@@ -19,6 +19,7 @@ import spaces
 from PIL import Image
 
 from nst.catalog import CatalogEntry, available_models
+from nst.config import APP_DEFAULTS as DEFAULTS
 from nst.config import PRESETS, GatysConfig, default_vgg_weights, preset
 from nst.examples import GATYS_PAIRS, example_files
 from nst.gatys import run_gatys
@@ -29,7 +30,6 @@ from nst.vgg import IMAGENET_FILE, VGG19_LAYER_NAMES, VGGWeightsError, imagenet_
 
 MAX_PIXELS = 24_000_000  # uploads above ~24 megapixels are refused rather than resized
 FRAMES = 20  # intermediate images streamed per run
-DEFAULTS = preset("study", size=256, steps=120)  # about 40 s on a 2-vCPU CPU, seconds on a GPU
 OUTPUT_DIR = Path(tempfile.gettempdir()) / "nst-app"
 
 

@@ -1,7 +1,8 @@
 """A textbook Gatys et al. (2015) implementation, written the way the usual PyTorch tutorial does
 it, as the yardstick for bench/gatys.py. Deliberately plain: torchvision's VGG19 cut after
-relu5_1, fp32, contiguous tensors, LBFGS with a closure that clamps the image, the study's loss
-formulas, style on relu1_1..relu5_1 and content on relu4_2. Not used by the app.
+relu5_1 (or the deepest layer asked for), fp32, contiguous tensors, LBFGS with a closure that
+clamps the image, the study's loss formulas, by default style on relu1_1..relu5_1 and content on
+relu4_2 with max pooling. Not used by the app.
 """
 
 from __future__ import annotations
@@ -16,12 +17,20 @@ CONTENT_LAYERS = ("relu4_2",)
 
 
 class TextbookVGG(nn.Module):
-    """vgg19().features up to relu5_1 with out-of-place ReLUs; returns the chosen activations."""
+    """vgg19().features up to the deepest wanted layer with out-of-place ReLUs (and average
+    pooling if asked, as the tutorial suggests); returns the wanted activations."""
 
-    def __init__(self, features: nn.Sequential):
+    def __init__(self, features: nn.Sequential, wanted=STYLE_LAYERS + CONTENT_LAYERS, pooling="max"):
         super().__init__()
-        last = VGG19_LAYER_NAMES.index("relu5_1")
-        layers = [nn.ReLU(inplace=False) if isinstance(m, nn.ReLU) else m for m in list(features)[: last + 1]]
+        self.wanted = set(wanted)
+        last = max(VGG19_LAYER_NAMES.index(name) for name in wanted)
+        layers = []
+        for module in list(features)[: last + 1]:
+            if isinstance(module, nn.ReLU):
+                module = nn.ReLU(inplace=False)
+            elif isinstance(module, nn.MaxPool2d) and pooling == "avg":
+                module = nn.AvgPool2d(2, 2)
+            layers.append(module)
         self.layers = nn.ModuleList(layers)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(-1, 1, 1))
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(-1, 1, 1))
@@ -33,7 +42,7 @@ class TextbookVGG(nn.Module):
         out = {}
         for name, layer in zip(VGG19_LAYER_NAMES, self.layers):
             x = layer(x)
-            if name in STYLE_LAYERS or name in CONTENT_LAYERS:
+            if name in self.wanted:
                 out[name] = x
         return out
 
@@ -47,16 +56,17 @@ def gram(x):
 class TextbookLoss:
     """L_total = alpha * L_content + beta * L_style with the paper's normalisation; fp32."""
 
-    def __init__(self, model: TextbookVGG, content: torch.Tensor, style: torch.Tensor, alpha=10.0, beta=1e6):
+    def __init__(self, model: TextbookVGG, content: torch.Tensor, style: torch.Tensor, alpha=10.0, beta=1e6,
+                 style_layers=STYLE_LAYERS, content_layers=CONTENT_LAYERS):  # fmt: skip
         self.model, self.alpha, self.beta = model, alpha, beta
         with torch.no_grad():
-            self.content_targets = {k: v.detach() for k, v in model(content).items() if k in CONTENT_LAYERS}
+            self.content_targets = {k: v.detach() for k, v in model(content).items() if k in content_layers}
             style_features = model(style)
             positions = {k: v.shape[2] * v.shape[3] for k, v in model(content).items()}
             # the style Gram, scaled to the generated image's positions (equal sizes: unchanged)
             self.style_targets = {
                 k: gram(style_features[k]) * positions[k] / (style_features[k].shape[2] * style_features[k].shape[3])
-                for k in STYLE_LAYERS
+                for k in style_layers
             }
 
     def __call__(self, image):
@@ -65,7 +75,7 @@ class TextbookLoss:
         style = 0
         for k, target in self.style_targets.items():
             _, n, h, w = features[k].shape
-            style = style + (1 / len(STYLE_LAYERS)) * ((gram(features[k]) - target) ** 2).sum() / (4 * n**2 * (h * w) ** 2)
+            style = style + (1 / len(self.style_targets)) * ((gram(features[k]) - target) ** 2).sum() / (4 * n**2 * (h * w) ** 2)
         return self.alpha * content + self.beta * style
 
 

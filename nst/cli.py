@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from nst.config import (
-    DEVICES, INITS, OPTIMIZERS, POOLINGS, PRECISIONS, PRESERVE_COLORS, PRESETS, SCHEDULERS,
+    DEVICES, INFERENCE_PRECISIONS, INITS, OPTIMIZERS, POOLINGS, PRECISIONS, PRESERVE_COLORS, PRESETS, SCHEDULERS,
     GatysConfig, preset,
 )  # fmt: skip
 from nst.hub import ModelLoadError
@@ -59,7 +59,7 @@ def _add_gatys(subparsers) -> None:
     _flag(p, "seed", "random seed", type=int)
     _flag(p, "vgg-weights", "imagenet, random or a .pth/.safetensors VGG19 state dict")
     _flag(p, "device", "device", choices=DEVICES)
-    _flag(p, "precision", "precision of the VGG forward pass", choices=PRECISIONS)
+    _flag(p, "precision", "VGG precision: mixed = fp32 features with bf16 gradients", choices=PRECISIONS)
     p.add_argument("--save-every", type=int, default=0, metavar="K", help="also save every K-th frame (default: 0, off)")
     p.add_argument("--log-json", metavar="FILE", help="write the config and per-step losses as JSON")
     p.set_defaults(run=_run_gatys)
@@ -115,7 +115,7 @@ def _add_cyclegan(subparsers) -> None:
     p.add_argument("--direction", default="AtoB", choices=("AtoB", "BtoA"), help="which generator (default: AtoB)")
     p.add_argument("--size", type=int, default=None, help="scale down so the long side is at most this (default: keep)")
     p.add_argument("--device", default="auto", choices=DEVICES, help="device (default: auto)")
-    p.add_argument("--precision", default="auto", choices=PRECISIONS,
+    p.add_argument("--precision", default="auto", choices=INFERENCE_PRECISIONS,
                    help="precision (default: auto, bf16 on CUDA and on CPUs with native bf16)")  # fmt: skip
     p.set_defaults(run=_run_cyclegan)
 

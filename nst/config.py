@@ -19,7 +19,7 @@ Optimizer = Literal["lbfgs", "adam"]
 Scheduler = Literal["none", "plateau", "step"]
 PreserveColor = Literal["none", "luminance", "histogram"]
 Device = Literal["auto", "cpu", "cuda", "mps"]
-Precision = Literal["auto", "fp32", "bf16"]
+Precision = Literal["auto", "fp32", "mixed", "bf16"]
 
 POOLINGS = ("max", "avg")
 INITS = ("content", "noise", "noisy-content", "style")
@@ -27,7 +27,8 @@ OPTIMIZERS = ("lbfgs", "adam")
 SCHEDULERS = ("none", "plateau", "step")
 PRESERVE_COLORS = ("none", "luminance", "histogram")
 DEVICES = ("auto", "cpu", "cuda", "mps")
-PRECISIONS = ("auto", "fp32", "bf16")
+PRECISIONS = ("auto", "fp32", "mixed", "bf16")  # of the Gatys engine (nst.device.vgg_dtypes)
+INFERENCE_PRECISIONS = ("auto", "fp32", "bf16")  # of CycleGAN inference (nst.device.autocast_dtype)
 
 # Learning rate used when `lr` is None. LBFGS takes its step length from the curvature, so 1 is
 # its natural scale; Adam moves pixels in [0, 1] directly and needs a small step.
@@ -69,7 +70,7 @@ class GatysConfig:
     levels: int = 1  # coarse-to-fine levels; each halves the size of the one after it
     seed: int = 0
     device: Device = "auto"  # auto: cuda, then mps, then cpu
-    precision: Precision = "auto"  # auto = fp32; bf16 is 2.6x faster on AMX CPUs but converges worse
+    precision: Precision = "auto"  # auto: mixed (fp32 features, bf16 gradients) where bf16 is fast, else fp32
     vgg_weights: str = field(default_factory=default_vgg_weights)  # imagenet | random | path
 
     def __post_init__(self) -> None:
@@ -189,3 +190,9 @@ def _as_tuple(values, kind) -> tuple:
 def _check(condition: bool, message: str) -> None:
     if not condition:
         raise ValueError(message)
+
+
+# What the app starts with, and what bench/gatys.py times: the study's settings, sized for a
+# 2-vCPU CPU Space. Two levels: half the steps at half the size make a run about 1.7x faster
+# (the loss ends about 8% higher at 256 px, lower at 512 px within the same time; bench/).
+APP_DEFAULTS = preset("study", size=256, steps=120, levels=2)

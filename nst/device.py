@@ -1,4 +1,4 @@
-"""Device and precision choices shared by the Gatys engine and CycleGAN inference."""
+"""Device and precision choices of the Gatys engine and CycleGAN inference."""
 
 from __future__ import annotations
 
@@ -40,18 +40,39 @@ def cpu_has_fast_bf16() -> bool:
     return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
-def autocast_dtype(precision: str, device: torch.device, auto_bf16: bool = True) -> torch.dtype | None:
-    """The dtype for network forward passes, or None for plain fp32.
+def has_fast_bf16(device: torch.device) -> bool:
+    """Whether bf16 is faster than fp32 on `device`: CUDA GPUs and CPUs with AMX/AVX512-BF16."""
+    return device.type == "cuda" or (device.type == "cpu" and cpu_has_fast_bf16())
 
-    With `auto_bf16`, "auto" means bf16 on CUDA and on CPUs with native bf16 (fine for a single
-    forward pass, as in CycleGAN inference); without it "auto" means fp32.
+
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """The dtype of a network's forward pass (CycleGAN inference), or None for plain fp32.
+
+    "auto" means bf16 where bf16 is fast: fine for a single forward pass.
     """
     if precision not in ("auto", "fp32", "bf16"):
         raise ValueError(f"precision must be auto, fp32 or bf16; got {precision!r}")
     if precision == "auto":
-        fast = device.type == "cuda" or (device.type == "cpu" and cpu_has_fast_bf16())
-        return torch.bfloat16 if auto_bf16 and fast else None
+        return torch.bfloat16 if has_fast_bf16(device) else None
     return torch.bfloat16 if precision == "bf16" else None
+
+
+def vgg_dtypes(precision: str, device: torch.device) -> tuple[torch.dtype, torch.dtype]:
+    """(forward, gradient) dtypes of the VGG convolutions for a Gatys `precision`.
+
+    fp32; mixed = fp32 features, bf16 gradients (the same final loss, see nst.vgg.VGGConv);
+    bf16 = both, fastest but converging to a higher loss; auto = mixed where bf16 is fast.
+    """
+    if precision == "auto":
+        precision = "mixed" if has_fast_bf16(device) else "fp32"
+    dtypes = {
+        "fp32": (torch.float32, torch.float32),
+        "mixed": (torch.float32, torch.bfloat16),
+        "bf16": (torch.bfloat16, torch.bfloat16),
+    }
+    if precision not in dtypes:
+        raise ValueError(f"precision must be auto, fp32, mixed or bf16; got {precision!r}")
+    return dtypes[precision]
 
 
 def autocast(device: torch.device, dtype: torch.dtype | None):

@@ -17,7 +17,7 @@ from PIL import Image
 
 from nst import color
 from nst.config import GatysConfig
-from nst.device import autocast, autocast_dtype, resolve_device
+from nst.device import resolve_device, vgg_dtypes
 from nst.images import fit_long_side, image_to_tensor, load_image, resize_tensor, tensor_to_image
 from nst.losses import content_loss, style_loss, style_target_gram, tv_loss
 from nst.vgg import VGGFeatures, load_vgg19_features
@@ -93,34 +93,36 @@ def run_gatys(
         raise ValueError("at least one style image is needed")
     blend = _blend_weights(config, len(styles))
     device = resolve_device(config.device)
-    # "auto" is fp32 here: LBFGS needs accurate gradients, and with bf16 the loss after 100 steps
-    # stayed 12% above fp32's in bench/gatys.py, though each step was 2.6x faster on an AMX CPU.
-    dtype = autocast_dtype(config.precision, device, auto_bf16=False)
     content_image = load_image(content)
     style_images = [load_image(style) for style in styles]
-    vgg = VGGFeatures(
-        load_vgg19_features(config.vgg_weights), config.content_layers + config.style_layers, config.pooling
-    ).to(device)
+    layers = config.content_layers + config.style_layers
+    dtypes = vgg_dtypes(config.precision, device)
+    vgg = VGGFeatures(load_vgg19_features(config.vgg_weights), layers, config.pooling, *dtypes).to(device)
 
     step, image = 0, None
     plan = level_plan(config, content_image.size)
+    finest = plan[-1][0]
     for level, (size, updates) in enumerate(plan):
+        # L_content and L_tv sum over pixels while E_l is normalised by M_l^2 (eq. 4), so a level
+        # with 4x fewer pixels weights them 4x to optimise the finest level's trade-off.
+        pixel_weight = (finest[0] * finest[1]) / (size[0] * size[1])
         content_t = image_to_tensor(content_image, size).to(device)
         style_ts = [_style_tensor(config, style, content_t, size) for style in style_images]
         if config.preserve_color == "luminance":
             content_t = color.luminance(content_t)
-        targets = _compute_targets(config, vgg, content_t, style_ts, blend, dtype)
+        targets = _compute_targets(config, vgg, content_t, style_ts, blend)
         if image is None:
             image = initial_image(config, content_t, style_ts[0])
         else:
-            image = resize_tensor(image.detach(), size)
+            image = content_t + resize_tensor(image.detach() - coarse_content, size)
+        coarse_content = content_t
         image = image.detach().requires_grad_(True)
         optimizer = _make_optimizer(config, image)
         scheduler = _make_scheduler(config, optimizer)
         last_level = level == len(plan) - 1
         for update in range(updates + last_level):
             is_update = update < updates
-            losses = _evaluate(config, vgg, image, targets, dtype, backward=is_update)
+            losses = _evaluate(config, vgg, image, targets, pixel_weight, backward=is_update)
             final = last_level and not is_update
             want_image = final or (image_every > 0 and step % image_every == 0)
             yield StepRecord(
@@ -162,11 +164,10 @@ def _style_tensor(config: GatysConfig, style: Image.Image, content_t: torch.Tens
 
 
 @torch.no_grad()
-def _compute_targets(config, vgg, content_t, style_ts, blend, dtype) -> _Targets:
+def _compute_targets(config, vgg, content_t, style_ts, blend) -> _Targets:
     """P^l from the content image and A^l = sum_s b_s A_s^l over the style images."""
-    with autocast(content_t.device, dtype):
-        content_features = vgg(content_t)
-        style_features = [vgg(style_t) for style_t in style_ts]
+    content_features = vgg(content_t)
+    style_features = [vgg(style_t) for style_t in style_ts]
     grams = {}
     for layer in config.style_layers:
         positions = content_features[layer].shape[2] * content_features[layer].shape[3]
@@ -176,17 +177,22 @@ def _compute_targets(config, vgg, content_t, style_ts, blend, dtype) -> _Targets
     return _Targets({layer: content_features[layer].detach() for layer in config.content_layers}, grams)
 
 
-def _evaluate(config, vgg, image, targets: _Targets, dtype, backward: bool) -> dict[str, torch.Tensor]:
-    """One loss evaluation (eq. 7) and, if `backward`, its gradient into image.grad."""
+def _evaluate(config, vgg, image, targets: _Targets, pixel_weight: float, backward: bool) -> dict[str, torch.Tensor]:
+    """One loss evaluation (eq. 7) and, if `backward`, its gradient into image.grad.
+
+    `pixel_weight` multiplies the per-pixel sums L_content and L_tv (1 at the finest level).
+    The loss is that of the image clamped to [0, 1], the one the user will see: unclamped
+    pixels could lower the loss by leaving the displayable range, a gain lost on saving.
+    """
     with torch.set_grad_enabled(backward):
-        with autocast(image.device, dtype):
-            features = vgg(image)
+        shown = image.clamp(0, 1)
+        features = vgg(shown)
         zero = torch.zeros((), device=image.device)
         l_content = sum((content_loss(features[l], p) for l, p in targets.content.items()), zero)
         weights = dict(zip(config.style_layers, config.layer_weights))
         l_style = style_loss(features, targets.grams, weights) if weights else zero
-        l_tv = tv_loss(image) if config.tv_weight > 0 else zero
-        total = config.alpha * l_content + config.beta * l_style + config.tv_weight * l_tv
+        l_tv = tv_loss(shown) if config.tv_weight > 0 else zero
+        total = pixel_weight * (config.alpha * l_content + config.tv_weight * l_tv) + config.beta * l_style
         if backward:
             image.grad = None
             total.backward()

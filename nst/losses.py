@@ -9,10 +9,29 @@ from __future__ import annotations
 import torch
 
 
+class _Gram(torch.autograd.Function):
+    """G = F^T F for F of shape (M, N), with dL/dF = F (dG + dG^T) as one matrix product.
+
+    Autograd's own backward of F^T @ F takes two products and a sum, the largest cost of the
+    Gram matrices at 512 px on CPU (bench/gatys.py).
+    """
+
+    @staticmethod
+    def forward(ctx, flat):
+        ctx.save_for_backward(flat)
+        return flat.T @ flat
+
+    @staticmethod
+    def backward(ctx, grad):
+        (flat,) = ctx.saved_tensors
+        return flat @ (grad + grad.T)
+
+
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     """G^l = F^l (F^l)^T (eq. 3) for features of shape (1, N, H, W); returns (N, N) in fp32."""
-    flat = features.float().flatten(2).squeeze(0)  # (N, M)
-    return flat @ flat.T
+    # As (M, N) positions by filters: a view, without a copy, of channels-last features.
+    flat = features.float().permute(0, 2, 3, 1).reshape(-1, features.shape[1])
+    return _Gram.apply(flat)
 
 
 def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

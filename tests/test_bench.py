@@ -26,8 +26,12 @@ def test_bench_script_quick_run(tmp_path, script, keys):
     assert "GPU" in result.stdout  # says whether the GPU part ran or was skipped
     if script == "gatys.py":
         contenders = {row["contender"] for row in report["speed_256"]}
-        assert contenders == {"baseline (textbook, fp32)", "ours fp32 (default)", "ours bf16"}
-        assert [row["run"].split(",")[0] for row in report["time_to_quality_512"]] == ["baseline", "ours fp32", "ours bf16"]
+        assert contenders == {"baseline (textbook, fp32)", "ours fp32", "ours mixed", "ours bf16"}
+        assert [row["precision"] for row in report["loss_agreement"]] == ["fp32", "mixed", "bf16"]
+        assert report["loss_agreement"][0]["relative to fp32"] == 0
+        runs = [row["run"] for row in report["time_to_quality_512"]]
+        assert runs[0].startswith("baseline") and len(runs) == 3 and "2 levels" in runs[1]
         assert all(row["s/step (median)"] > 0 for row in report["speed_256"])
+        assert all(row["loss"] > 0 for row in report["time_to_quality_512"])
     else:
         assert report["cpu_inference"]["mean |diff| levels"] < 3
