@@ -193,6 +193,6 @@ def _check(condition: bool, message: str) -> None:
 
 
 # What the app starts with, and what bench/gatys.py times: the study's settings, sized for a
-# 2-vCPU CPU Space. Two levels: half the steps at half the size make a run about 1.7x faster
-# (the loss ends about 8% higher at 256 px, lower at 512 px within the same time; bench/).
-APP_DEFAULTS = preset("study", size=256, steps=120, levels=2)
+# 2-vCPU CPU Space: two coarse-to-fine levels (half the steps at half the size) and 100 steps
+# take a 512 px run under 60 s there (bench/gatys.py); 256 px takes about 12 s.
+APP_DEFAULTS = preset("study", size=256, steps=100, levels=2)

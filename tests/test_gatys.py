@@ -168,10 +168,54 @@ def test_multiscale_goes_coarse_to_fine(content_image, style_image):
     assert records[-1].image.size == (64, 48)
 
 
-def test_bf16_precision_runs_with_fp32_losses(content_image, style_image):
-    fp32 = next(run_gatys(small_config(steps=0), content_image, style_image))
-    bf16 = next(run_gatys(small_config(steps=0, precision="bf16"), content_image, style_image))
-    assert bf16.style == pytest.approx(fp32.style, rel=0.1)
+def test_coarse_levels_weight_per_pixel_sums_by_the_pixel_ratio(content_image, style_image):
+    # A coarse level's total weights L_content and L_tv by (finest pixels / its pixels), here 4,
+    # since they sum over pixels while E_l is normalised: it keeps the finest level's balance.
+    config = small_config(size=64, levels=2, steps=2, tv_weight=0.5)
+    coarse = next(run_gatys(config, content_image, style_image))
+    assert coarse.size == (24, 32)
+    expected = 4 * (config.alpha * coarse.content + config.tv_weight * coarse.tv) + config.beta * coarse.style
+    assert coarse.total == pytest.approx(expected, rel=1e-6)
+
+
+def test_finest_level_inherits_the_coarse_change_not_a_blurred_content(content_image, style_image):
+    # steps=1 over 2 levels leaves the coarse level no update, so its change is zero and the
+    # finest level must start exactly at the content (content loss 0); a plain upsampling of
+    # the coarse image would start from a blurred content instead.
+    config = small_config(size=64, levels=2, steps=1)
+    records = list(run_gatys(config, content_image, style_image))
+    assert [r.size for r in records] == [(48, 64)] * 2
+    assert records[0].content == pytest.approx(0.0, abs=1e-6)
+
+
+def test_loss_is_that_of_the_clamped_image():
+    # Pixels outside [0, 1] cannot be shown or saved, so the loss is taken on the clamped image
+    # and such pixels get no gradient pushing them further out.
+    from nst.gatys import _evaluate, _Targets
+
+    config = small_config(tv_weight=0.5)
+    model = VGGFeatures(load_vgg19_features("random"), config.content_layers + config.style_layers, "max")
+    generator = torch.Generator().manual_seed(0)
+    target_image = torch.rand(1, 3, 16, 16, generator=generator)
+    features = model(target_image)
+    targets = _Targets({"relu2_1": features["relu2_1"]}, {l: gram_matrix(features[l]) for l in config.style_layers})
+    image = (torch.rand(1, 3, 16, 16, generator=generator) * 1.6 - 0.3).requires_grad_(True)
+    losses = _evaluate(config, model, image, targets, 1.0, backward=True)
+    clamped = _evaluate(config, model, image.detach().clamp(0, 1).requires_grad_(True), targets, 1.0, backward=False)
+    assert losses["total"] == pytest.approx(float(clamped["total"]), rel=1e-6)
+    outside = (image < 0) | (image > 1)
+    assert outside.any() and torch.all(image.grad[outside] == 0)
+    assert image.grad[~outside].abs().sum() > 0
+
+
+@pytest.mark.parametrize("precision", ["mixed", "bf16"])
+def test_lower_precisions_report_fp32_losses(content_image, style_image, precision):
+    fp32 = list(run_gatys(small_config(steps=3), content_image, style_image))
+    other = list(run_gatys(small_config(steps=3, precision=precision), content_image, style_image))
+    assert other[0].style == pytest.approx(fp32[0].style, rel=0.1 if precision == "bf16" else 1e-6)
+    assert other[-1].total < other[0].total  # it optimises
+    if precision == "mixed":  # same features, near-identical gradients: near-identical path
+        assert other[-1].total == pytest.approx(fp32[-1].total, rel=0.02)
 
 
 @pytest.mark.parametrize(

@@ -50,3 +50,21 @@ def test_tv_loss_by_hand():
     image = torch.tensor([[1.0, 2.0], [4.0, 8.0]]).reshape(1, 1, 2, 2)
     # horizontal: (2-1)^2 + (8-4)^2 = 17; vertical: (4-1)^2 + (8-2)^2 = 45
     assert tv_loss(image).item() == pytest.approx(62.0)
+
+
+def test_gram_gradient_is_f_times_symmetrised_upstream_gradient():
+    # dL/dF for L = sum(W * G) with G = F F^T is (W + W^T) F; compare with autograd's own matmul.
+    features = torch.randn(1, 3, 4, 5)
+    weight = torch.randn(3, 3)  # not symmetric, so both halves of the formula matter
+    ours = features.clone().requires_grad_(True)
+    (weight * gram_matrix(ours)).sum().backward()
+    plain = features.clone().requires_grad_(True)
+    flat = plain.flatten(2).squeeze(0)
+    (weight * (flat @ flat.T)).sum().backward()
+    assert torch.allclose(ours.grad, plain.grad, atol=1e-5)
+    assert torch.allclose(ours.grad[0].flatten(1), (weight + weight.T) @ features[0].flatten(1), atol=1e-5)
+
+
+def test_gram_matrix_of_channels_last_features():
+    features = torch.randn(1, 4, 3, 5)
+    assert torch.allclose(gram_matrix(features.contiguous(memory_format=torch.channels_last)), gram_matrix(features))

@@ -134,3 +134,43 @@ def test_offline_imagenet_error_names_file_and_remedy(monkeypatch, tmp_path):
     assert "vgg19-dcbb9e9d.pth" in message
     assert str(tmp_path / "hub" / "checkpoints") in message
     assert "NST_VGG19_WEIGHTS" in message
+
+
+def _features_and_input_grad(model, image, layer="relu3_1"):
+    image = image.clone().requires_grad_(True)
+    features = model(image)[layer]
+    (features.float() * torch.linspace(-1, 1, features.numel()).view_as(features)).sum().backward()
+    return features, image.grad
+
+
+def test_mixed_precision_keeps_fp32_features_and_a_close_gradient():
+    features = load_vgg19_features("random")
+    image = torch.rand(1, 3, 24, 32)
+    fp32 = VGGFeatures(features, ("relu3_1",), "max")
+    mixed = VGGFeatures(features, ("relu3_1",), "max", torch.float32, torch.bfloat16)
+    ref_out, ref_grad = _features_and_input_grad(fp32, image)
+    out, grad = _features_and_input_grad(mixed, image)
+    assert out.dtype == torch.float32 and torch.equal(out, ref_out)  # the forward pass is untouched
+    assert grad.dtype == torch.float32
+    assert not torch.equal(grad, ref_grad)  # the gradient did go through bf16 ...
+    cosine = torch.nn.functional.cosine_similarity(grad.flatten(), ref_grad.flatten(), dim=0)
+    assert cosine > 0.999  # ... and stays close to fp32's
+
+
+def test_fp32_convolutions_match_torchvision_gradient():
+    features = load_vgg19_features("random")
+    image = torch.rand(1, 3, 16, 16)
+    _, grad = _features_and_input_grad(VGGFeatures(features, ("relu2_1",), "max"), image, "relu2_1")
+    mean = torch.tensor(vgg.IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(vgg.IMAGENET_STD).view(1, 3, 1, 1)
+    x = image.clone().requires_grad_(True)
+    out = features[: VGG19_LAYER_NAMES.index("relu2_1") + 1]((x - mean) / std)
+    (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum().backward()
+    assert torch.allclose(grad, x.grad, atol=1e-6)
+
+
+def test_bf16_forward_except_conv1_1():
+    model = VGGFeatures(load_vgg19_features("random"), ("relu1_1", "relu2_1"), "max", torch.bfloat16, torch.bfloat16)
+    out = model(torch.rand(1, 3, 16, 16))
+    assert out["relu1_1"].dtype == torch.float32  # conv1_1 sees the image in fp32
+    assert out["relu2_1"].dtype == torch.bfloat16
