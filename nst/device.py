@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 from pathlib import Path
 
@@ -73,10 +72,3 @@ def vgg_dtypes(precision: str, device: torch.device) -> tuple[torch.dtype, torch
     if precision not in dtypes:
         raise ValueError(f"precision must be auto, fp32, mixed or bf16; got {precision!r}")
     return dtypes[precision]
-
-
-def autocast(device: torch.device, dtype: torch.dtype | None):
-    """torch.autocast for `dtype`, or nothing when dtype is None."""
-    if dtype is None:
-        return contextlib.nullcontext()
-    return torch.autocast(device.type, dtype=dtype)

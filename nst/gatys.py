@@ -33,7 +33,7 @@ class StepRecord:
     content: float
     style: float
     tv: float
-    total: float  # alpha * content + beta * style + tv_weight * tv
+    total: float  # alpha * content + beta * style + tv_weight * tv (coarse levels: see _evaluate)
     elapsed_s: float
     size: tuple[int, int]  # (H, W) of the image at this step (changes between levels)
     lr: float
@@ -113,9 +113,10 @@ def run_gatys(
         targets = _compute_targets(config, vgg, content_t, style_ts, blend)
         if image is None:
             image = initial_image(config, content_t, style_ts[0])
-        else:
-            image = content_t + resize_tensor(image.detach() - coarse_content, size)
-        coarse_content = content_t
+        else:  # this level's content plus the upsampled change the coarser level made to its own:
+            # upsampling the coarse image itself would start from a blurred content
+            image = content_t + resize_tensor(image.detach() - coarser_content, size)
+        coarser_content = content_t
         image = image.detach().requires_grad_(True)
         optimizer = _make_optimizer(config, image)
         scheduler = _make_scheduler(config, optimizer)
