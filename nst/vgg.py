@@ -45,11 +45,9 @@ class VGGWeightsError(RuntimeError):
     """The VGG19 weights could not be obtained; the message says how to supply them."""
 
 
-class _ConvInputGradIn(torch.autograd.Function):
-    """conv2d(x, weight, bias) whose input gradient uses `backward_weight` (and its dtype).
-
-    The weights are frozen, so no weight gradient is computed.
-    """
+class _FrozenConv3x3(torch.autograd.Function):
+    """conv2d(x, weight, bias, padding=1) whose input gradient is computed with `backward_weight`
+    (in its dtype). The weights are frozen, so no weight gradient is computed."""
 
     @staticmethod
     def forward(ctx, x, weight, bias, backward_weight):
@@ -81,7 +79,7 @@ class VGGConv(nn.Module):
         self.register_buffer("backward_weight", weight.to(backward_dtype))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _ConvInputGradIn.apply(x.to(self.weight.dtype), self.weight, self.bias, self.backward_weight)
+        return _FrozenConv3x3.apply(x.to(self.weight.dtype), self.weight, self.bias, self.backward_weight)
 
 
 class VGGFeatures(nn.Module):
