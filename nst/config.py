@@ -194,5 +194,5 @@ def _check(condition: bool, message: str) -> None:
 
 # What the app starts with, and what bench/gatys.py times: the study's settings, sized for a
 # 2-vCPU CPU Space: two coarse-to-fine levels (half the steps at half the size) and 100 steps
-# take a 512 px run under 60 s there (bench/gatys.py); 256 px takes about 16 s in the app.
+# bring a 512 px run to 45-60 s there (bench/gatys.py); 256 px takes about 16 s in the app.
 APP_DEFAULTS = preset("study", size=256, steps=100, levels=2)
