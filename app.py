@@ -1,7 +1,8 @@
 """Neural style transfer studio: the Gradio app, locally (`python app.py`) or as a Hugging Face Space.
 
 Only UI lives here: handlers turn control values into `nst` calls, then the Blocks layout wires
-them up. Models load lazily on first use and stay cached.
+them up. The Gatys controls are kept by GatysConfig field name (`gatys_controls`), so a new engine
+option is one config field plus one control. Models load lazily on first use and stay cached.
 """
 
 from __future__ import annotations
@@ -11,119 +12,129 @@ import functools
 import math
 import os
 import tempfile
+import time
 from pathlib import Path
+from typing import Any, get_origin, get_type_hints
 
 import gradio as gr
-import pandas as pd
 import spaces
 from PIL import Image
 
-from nst.catalog import CatalogEntry, available_models
-from nst.config import APP_DEFAULTS as DEFAULTS
-from nst.config import PRESETS, GatysConfig, default_vgg_weights, preset
-from nst.examples import GATYS_PAIRS, example_files
+from nst.config import CHOICES, DEFAULT_LR, PRESETS, VGG_WEIGHTS_ENV, GatysConfig, default_vgg_weights, preset
 from nst.gatys import run_gatys
-from nst.hub import ModelLoadError, load_generator
-from nst.images import ImageError, to_rgb
+from nst.hub import DIRECTIONS, ModelLoadError, is_cached_or_reachable, load_generator
+from nst.images import ImageError
 from nst.translate import prepare_generator, translate
-from nst.vgg import IMAGENET_FILE, VGG19_LAYER_NAMES, VGGWeightsError, imagenet_cache_path
+from nst.vgg import IMAGENET_FILE, VGG19_LAYER_NAMES, VGGWeightsError, imagenet_availability, imagenet_cache_path
+from ui.catalog import CatalogEntry, available_models
+from ui.examples import GATYS_PAIRS, example_files
+from ui.loss_plot import LossHistory, loss_svg
+from ui.widgets import PictureUpload, open_upload, status_html, user_error
 
-MAX_PIXELS = 24_000_000  # uploads above ~24 megapixels are refused rather than resized
 FRAMES = 20  # intermediate images streamed per run
 OUTPUT_DIR = Path(tempfile.gettempdir()) / "nst-app"
-
+DEFAULTS = GatysConfig()
+CONFIG_TYPES = get_type_hints(GatysConfig)
 
 # ----------------------------------------------------------------------------- Gatys handlers
 
 
-def _checked(image: Image.Image | None, what: str) -> Image.Image | None:
-    """An uploaded image as RGB (greyscale and RGBA are converted), or a gr.Error."""
-    if image is None:
-        return None
-    if image.width * image.height > MAX_PIXELS:
-        raise gr.Error(f"The {what} image is too large ({image.width}x{image.height}); please use one under 24 megapixels.")
-    return to_rgb(image)
-
-
-def gatys_config(steps, size, alpha, log10_ratio, style_layers, content_layers, pooling, init, noise_ratio,
-                 optimizer, lr, scheduler, tv_weight, preserve_color, style_scale, levels, seed, vgg,
-                 style2_weight: float | None = None) -> GatysConfig:  # fmt: skip
-    """The engine's config from the controls; alpha / beta = 10 ** log10_ratio; style2_weight is
-    the second style image's share, None without one."""
-    if steps is None or int(steps) < 1:
-        raise gr.Error("Steps must be at least 1.")
+def gatys_config(values: dict[str, Any], second_style: bool) -> GatysConfig:
+    """The engine's config from control values by field name. Three controls are the UI's own:
+    log10_ratio (beta = alpha / 10 ** log10_ratio), network and the second style's share."""
+    fields = {name: _typed(name, value) for name, value in values.items() if name in CONFIG_TYPES and value is not None}
+    fields["beta"] = fields.get("alpha", DEFAULTS.alpha) / 10 ** float(values["log10_ratio"])
+    fields["lr"] = fields.get("lr") or None  # 0 in the box: the optimiser's default
+    fields["vgg_weights"] = default_vgg_weights() if values["network"] == "pretrained" else "random"
+    if second_style:
+        share = float(values["style2_share"])
+        fields["style_blend_weights"] = (1.0 - share, share)
+    if int(fields.get("steps", 1)) < 1:
+        raise user_error("Steps must be at least 1.")
     try:
-        return GatysConfig(
-            steps=int(steps), size=int(size), alpha=float(alpha), beta=float(alpha) / 10 ** float(log10_ratio),
-            style_layers=tuple(style_layers or ()), content_layers=tuple(content_layers or ()), pooling=pooling,
-            init=init, noise_ratio=float(noise_ratio), optimizer=optimizer, lr=float(lr) if lr else None,
-            scheduler=scheduler, tv_weight=float(tv_weight), preserve_color=preserve_color,
-            style_scale=float(style_scale), levels=int(levels), seed=int(seed),
-            vgg_weights=default_vgg_weights() if vgg == "pretrained" else "random",
-            style_blend_weights=None if style2_weight is None else (1.0 - float(style2_weight), float(style2_weight)),
-        )  # fmt: skip
+        return GatysConfig(**fields)
     except ValueError as error:
-        raise gr.Error(str(error)) from error
+        raise user_error(error) from error
 
 
-def _gatys_gpu_seconds(content, style, style2, style2_weight, steps, size, *rest, **kwargs) -> int:
+def _typed(name: str, value: Any) -> Any:
+    """A control's value as the config field's type (sliders give floats, checkboxes lists)."""
+    hint = CONFIG_TYPES[name]
+    if hint in (int, float):
+        return hint(value)
+    return tuple(value) if get_origin(hint) is tuple else value
+
+
+def _gatys_gpu_seconds(**named) -> int:
     """ZeroGPU time to reserve: ~1 s per 100 steps at 512 px on a big GPU, with a margin."""
-    return int(30 + int(steps or 1) * (int(size or 256) / 512) ** 2 * 0.05)
+    return int(30 + int(named.get("steps") or 1) * (int(named.get("size") or 256) / 512) ** 2 * 0.05)
 
 
 @spaces.GPU(duration=_gatys_gpu_seconds)
-def stylize(content, style, style2, style2_weight, steps, size, alpha, log10_ratio, style_layers, content_layers,
-            pooling, init, noise_ratio, optimizer, lr, scheduler, tv_weight, preserve_color, style_scale, levels,
-            seed, vgg, progress=gr.Progress()):  # fmt: skip
-    """Stream (image, loss plot, PNG file, status) about FRAMES times during the optimisation."""
-    content, style, style2 = _checked(content, "content"), _checked(style, "style"), _checked(style2, "second style")
+def stylize(**named):
+    """Stream (image, loss plot, PNG file, status, run state) about FRAMES times during the run.
+
+    Takes every control by name (`gatys_images` and `gatys_controls`): the images as file paths,
+    the rest as GatysConfig fields plus the UI's own log10_ratio, network and style2_share."""
+    content, style = open_upload(named["content"], "content"), open_upload(named["style"], "style")
+    style2 = open_upload(named.get("style2"), "second style")
     if content is None or style is None:
-        raise gr.Error("Please upload a content image and a style image (or click an example).")
-    styles = [style] if style2 is None else [style, style2]
-    config = gatys_config(steps, size, alpha, log10_ratio, style_layers, content_layers, pooling, init, noise_ratio,
-                          optimizer, lr, scheduler, tv_weight, preserve_color, style_scale, levels, seed, vgg,
-                          None if style2 is None else style2_weight)  # fmt: skip
+        raise user_error("Please upload a content image and a style image (or click an example).")
+    config = gatys_config(named, second_style=style2 is not None)
     OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
     result = Path(tempfile.mkdtemp(dir=OUTPUT_DIR)) / "stylized.png"
-    rows = []
+    history, state = LossHistory.empty(with_tv=config.tv_weight > 0), {"step": 0, "steps": config.steps}
+    loading = "Loading VGG19 and computing the targets..."
+    yield gr.skip(), gr.skip(), gr.skip(), status_html(loading, 0, config.steps), state
     try:
+        styles = [style] if style2 is None else [style, style2]
         for record in run_gatys(config, content, styles, image_every=max(1, config.steps // FRAMES)):
-            rows += _plot_rows(record, config)
-            progress((record.step, config.steps), desc="optimising")
+            history.add(record, config.alpha, config.beta, config.tv_weight)
             if record.image is not None:
                 record.image.save(result)  # lossless, so Stop still leaves a PNG to download
-                status = f"step {record.step}/{config.steps} · total loss {record.total:.4g} · {record.elapsed_s:.1f} s"
-                yield record.image, pd.DataFrame(rows), str(result), status
+                state = {"step": record.step, "steps": config.steps}
+                text = f"Step {record.step} of {config.steps} · total loss {record.total:.4g} · {record.elapsed_s:.1f} s"
+                yield record.image, loss_svg(history), str(result), status_html(text, record.step, config.steps), state
     except (VGGWeightsError, ImageError, ValueError) as error:
-        raise gr.Error(str(error)) from error
+        yield gr.skip(), gr.skip(), gr.skip(), status_html(f"Not run: {error}"), state
+        raise user_error(error, duration=None) from error
+    done = f"Done: {config.steps} steps in {record.elapsed_s:.1f} s. Download the PNG below the plot."
+    yield gr.skip(), gr.skip(), gr.skip(), status_html(done, config.steps, config.steps), state
 
 
-def _plot_rows(record, config: GatysConfig) -> list[dict]:
-    """The weighted terms of eq. 7, as log10 so that curves decades apart share one plot."""
-    terms = {"α·content": config.alpha * record.content, "β·style": config.beta * record.style, "total": record.total}
-    return [{"step": record.step, "term": k, "log10 loss": math.log10(max(v, 1e-12))} for k, v in terms.items()]
+def stopped_status(state: dict) -> str:
+    return status_html(f"Stopped at step {state['step']} of {state['steps']}; the image so far is shown above "
+                       "and can be downloaded.", state["step"], state["steps"])  # fmt: skip
 
 
-def preset_controls(name: str) -> list:
-    """Control values for a preset, in the order of the layout's `preset_outputs`."""
+def preset_values(name: str) -> dict:
+    """{control: value} for every control a preset decides, by config field name."""
     config = preset(name)
-    return [config.alpha, round(math.log10(config.alpha / config.beta), 2), list(config.style_layers), list(config.content_layers),
-            config.pooling, config.init, config.optimizer, config.scheduler,
-            "pretrained" if config.vgg_weights != "random" else "random"]  # fmt: skip
+    values = {control: getattr(config, field) for field, control in gatys_controls.items() if field in CONFIG_TYPES}
+    values[gatys_controls["log10_ratio"]] = round(math.log10(config.alpha / config.beta), 2)
+    values[gatys_controls["lr"]] = config.lr or 0
+    return {control: list(v) if isinstance(v, tuple) else v for control, v in values.items()}
 
 
-def vgg_note() -> str:
-    """What the Gatys tab says about the VGG19 weights it will use."""
-    source = os.environ.get("NST_VGG19_WEIGHTS", "").strip()
+def vgg_notice():
+    """What the tab says next to Run about the pretrained VGG19, and whether to offer the
+    random network in one click (when the pretrained one cannot be had)."""
+    source = os.environ.get(VGG_WEIGHTS_ENV, "").strip()
+    if source == "random" or source.startswith("random:"):
+        return f"'Pretrained' runs **random** weights here ({VGG_WEIGHTS_ENV}={source}).", gr.update(visible=False)
     if source:
-        return f"VGG19 weights: `{source}` (from NST_VGG19_WEIGHTS)."
-    cached = imagenet_cache_path()
-    if cached.is_file():
-        return "VGG19 weights: pretrained ImageNet weights from torchvision (cached)."
+        found = "" if Path(source).is_file() else " **That file does not exist.**"
+        return f"VGG19 weights from `{source}` ({VGG_WEIGHTS_ENV}).{found}", gr.update(visible=bool(found))
+    availability = imagenet_availability()
+    if availability == "cached":
+        return "Pretrained VGG19: on this machine.", gr.update(visible=False)
+    if availability == "downloadable":
+        return f"Pretrained VGG19: downloads once on the first run ({IMAGENET_FILE}, 548 MB).", gr.update(visible=False)
     return (
-        f"VGG19 weights: the pretrained ImageNet weights ({IMAGENET_FILE}, 548 MB) download on the first run. "
-        f"Offline? Put that file in `{cached.parent}` or set `NST_VGG19_WEIGHTS=/path/to/{IMAGENET_FILE}`; "
-        "'random' runs without them (for the study's comparison only)."
+        "**The pretrained VGG19 is not on this machine and cannot be downloaded (offline).** Try the app with the "
+        "random network (its pictures are not style transfer), or put "
+        f"`{IMAGENET_FILE}` in `{imagenet_cache_path().parent}` (or set `{VGG_WEIGHTS_ENV}`) and reload.",
+        gr.update(visible=True),
     )
 
 
@@ -138,19 +149,46 @@ def _entry(source: str) -> CatalogEntry | None:
     return next((entry for entry in available_models() if entry.source == source), None)
 
 
-def direction_choices(source: str):
-    """The direction radio for a model: labelled from the catalog, both directions otherwise."""
+def model_info(source: str):
+    """The direction radio for a model (labelled from the catalog) and a note about the model:
+    what it is, and how to get one when it is neither on this machine nor reachable."""
     entry = _entry(source)
-    labels = entry.directions if entry else {"AtoB": "A → B", "BtoA": "B → A"}
-    description = f"{entry.description} Licence: {entry.license or 'see the model card'}." if entry and entry.description else ""
+    labels = entry.directions if entry else {d: d.replace("to", " → ") for d in DIRECTIONS}
     choices = [(f"{direction}: {label}", direction) for direction, label in labels.items()]
-    return gr.Radio(choices=choices, value=choices[0][1]), description
+    note = f"{entry.description} Licence: {entry.license or 'see the model card'}." if entry and entry.description else ""
+    if source and not is_cached_or_reachable(str(source).strip()):
+        note += (
+            f"\n\n**`{source}` is not on this machine and the Hub cannot be reached.** To get a generator offline: "
+            "train one (`python train/cyclegan.py`), convert a reference-implementation checkpoint "
+            "(`python -m nst import-official latest_net_G.pth --out weights/NAME`), or load it once while online. "
+            "Checkpoints in `weights/` appear in this list."
+        )
+    return gr.Radio(choices=choices, value=choices[0][1]), note
+
+
+@functools.lru_cache(maxsize=4)
+def loaded_generator(source: str, direction: str):
+    """Read from the Hub cache, a folder or a file, on the CPU (no GPU held while downloading)."""
+    return load_generator(source, direction)
 
 
 @functools.lru_cache(maxsize=4)
 def cached_generator(source: str, direction: str):
-    """Loaded generators stay in memory (four at most), so a second image does not reload weights."""
-    return prepare_generator(load_generator(source, direction).generator)
+    """Ready for inference on the GPU if there is one; kept, so a second image does not reload."""
+    return prepare_generator(loaded_generator(source, direction).generator)
+
+
+def fetch_model(source: str, direction: str):
+    """First half of Translate, outside the GPU queue: resolve and load the model."""
+    if not source:
+        raise user_error("Please pick a model or type a Hub repo id or local path.")
+    yield status_html(f"Loading {source}...")
+    try:
+        loaded_generator(str(source).strip(), direction or "AtoB")
+    except ModelLoadError as error:
+        yield status_html(f"Not loaded: {error}")
+        raise user_error(error, duration=None) from error
+    yield status_html("Translating...")
 
 
 def _cyclegan_gpu_seconds(*args, **kwargs) -> int:
@@ -158,85 +196,100 @@ def _cyclegan_gpu_seconds(*args, **kwargs) -> int:
 
 
 @spaces.GPU(duration=_cyclegan_gpu_seconds)
-def cyclegan(image, source, direction, max_side):
-    """(input, output) for the before/after slider."""
-    image = _checked(image, "input")
+def cyclegan(image_path: str | None, source: str, direction: str, max_side: int):
+    """(input, output) for the before/after slider, and the status line."""
+    image = open_upload(image_path, "input")
     if image is None:
-        raise gr.Error("Please upload an image to translate.")
+        raise user_error("Please upload an image to translate.")
     if not source:
-        raise gr.Error("Please pick a model or type a Hub repo id or local path.")
+        raise user_error("Please pick a model or type a Hub repo id or local path.")
+    start = time.perf_counter()
     try:
         output = translate(cached_generator(str(source).strip(), direction or "AtoB"), image, max_side=int(max_side))
     except (ModelLoadError, ImageError) as error:
-        raise gr.Error(str(error)) from error
-    return image.resize(output.size, Image.Resampling.LANCZOS), output
+        raise user_error(error, duration=None) from error
+    note = loaded_generator(str(source).strip(), direction or "AtoB").label or direction
+    done = status_html(f"Done: {note}, {output.width}×{output.height} px in {time.perf_counter() - start:.1f} s.")
+    return (image.resize(output.size, Image.Resampling.LANCZOS), output), done
 
 
 # ----------------------------------------------------------------------------- layout
 
-STYLE_LAYER_CHOICES = [name for name in VGG19_LAYER_NAMES if not name.startswith("pool")]
+FEATURE_LAYERS = [name for name in VGG19_LAYER_NAMES if not name.startswith("pool")]
+CSS = """
+.run-status { display: flex; align-items: center; gap: 0.6em; min-height: 1.6em; }
+.run-status progress { width: 9em; flex: none; }
+#loss-plot svg { width: 100%; max-width: 760px; height: auto; }
+"""
+NO_PROGRESS_OVERLAY = dict(show_progress="hidden")  # our own status line shows progress; outputs stay visible
+
+
+def upload(label: str, elem_id: str, height: int = 300) -> PictureUpload:
+    return PictureUpload(type="filepath", label=label, sources=["upload", "webcam", "clipboard"], height=height,
+                         elem_id=elem_id)  # fmt: skip
+
 
 with gr.Blocks(title="Neural style transfer studio") as demo:
     gr.Markdown("# Neural style transfer studio\nGatys et al. (2015) optimisation and CycleGAN (Zhu et al., 2017) translation.")
     with gr.Tab("Gatys"):
         with gr.Row():
-            content_in = gr.Image(type="pil", label="Content", sources=["upload", "webcam", "clipboard"], height=300,
-                                  elem_id="content")  # fmt: skip
-            style_in = gr.Image(type="pil", label="Style", sources=["upload", "webcam", "clipboard"], height=300,
-                                elem_id="style")  # fmt: skip
+            gatys_images = {"content": upload("Content", "content"), "style": upload("Style", "style")}
             result = gr.Image(type="pil", label="Result", format="png", interactive=False, height=300, elem_id="result")
         with gr.Row():
-            run_btn = gr.Button("Run", variant="primary", elem_id="run")
-            stop_btn = gr.Button("Stop", variant="stop", elem_id="stop")
+            run_btn = gr.Button("Run", variant="primary", elem_id="run", scale=1)
+            stop_btn = gr.Button("Stop", variant="stop", elem_id="stop", scale=1)
+            network_in = gr.Radio([("pretrained VGG19 (ImageNet)", "pretrained"), ("random VGG19 (no real style)", "random")],
+                                  value="pretrained", label="Network", elem_id="network", scale=2)  # fmt: skip
+            with gr.Column(scale=3):
+                vgg_note = gr.Markdown(elem_id="vgg-note")
+                use_random_btn = gr.Button("Use the random network", size="sm", visible=False, elem_id="use-random")
+        status = gr.HTML(status_html("Upload a content and a style image, or click an example below, then Run."),
+                         elem_id="status")  # fmt: skip
         with gr.Row():
-            loss_plot = gr.LinePlot(x="step", y="log10 loss", color="term", label="Losses (log10)", height=240,
-                                    elem_id="loss-plot", scale=2)  # fmt: skip
-            with gr.Column(scale=1):
-                status = gr.Markdown("", elem_id="status")
-                download = gr.File(label="Download (PNG)", elem_id="download")
-                gr.Markdown(vgg_note())
+            loss_plot = gr.HTML("", elem_id="loss-plot", min_height=80, scale=3)
+            download = gr.File(label="Download (PNG)", elem_id="download", scale=1, min_width=260, height=110)
+        run_state = gr.State({"step": 0, "steps": DEFAULTS.steps})
+        gatys_controls: dict[str, gr.components.Component] = {"network": network_in}
         with gr.Row():
             preset_in = gr.Dropdown(list(PRESETS), value="study", label="Preset", scale=1)
-            steps_in = gr.Slider(1, 1000, value=DEFAULTS.steps, step=1, label="Steps", elem_id="steps")
-            size_in = gr.Slider(64, 1024, value=DEFAULTS.size, step=32, label="Output size (long side, px)", elem_id="size")
+            gatys_controls["steps"] = gr.Slider(1, 1000, value=DEFAULTS.steps, step=1, label="Steps", elem_id="steps")
+            gatys_controls["size"] = gr.Slider(64, 1024, value=DEFAULTS.size, step=32, label="Output size (long side, px)", elem_id="size")
         with gr.Row():
-            alpha_in = gr.Number(value=DEFAULTS.alpha, label="α (content weight)", minimum=0)
-            ratio_in = gr.Slider(-9, -1, value=-5, step=0.5, label="log10(α/β): lower means more style")
+            gatys_controls["alpha"] = gr.Number(value=DEFAULTS.alpha, label="α (content weight)", minimum=0)
+            gatys_controls["log10_ratio"] = gr.Slider(-9, -1, value=round(math.log10(DEFAULTS.alpha / DEFAULTS.beta), 2),
+                                                      step=0.5, label="log10(α/β): lower means more style")  # fmt: skip
         with gr.Accordion("Advanced", open=False):
             with gr.Row():
-                style_layers_in = gr.CheckboxGroup(STYLE_LAYER_CHOICES, value=list(DEFAULTS.style_layers), label="Style layers")
-                content_layers_in = gr.CheckboxGroup(STYLE_LAYER_CHOICES, value=list(DEFAULTS.content_layers), label="Content layers")
+                gatys_controls["style_layers"] = gr.CheckboxGroup(FEATURE_LAYERS, value=list(DEFAULTS.style_layers), label="Style layers")
+                gatys_controls["content_layers"] = gr.CheckboxGroup(FEATURE_LAYERS, value=list(DEFAULTS.content_layers), label="Content layers")
             with gr.Row():
-                pooling_in = gr.Radio(["max", "avg"], value=DEFAULTS.pooling, label="Pooling")
-                init_in = gr.Radio(["content", "noise", "noisy-content", "style"], value=DEFAULTS.init, label="Initial image")
-                noise_in = gr.Slider(0, 1, value=DEFAULTS.noise_ratio, step=0.05, label="Noise ratio (noisy-content)")
+                gatys_controls["pooling"] = gr.Radio(CHOICES["pooling"], value=DEFAULTS.pooling, label="Pooling")
+                gatys_controls["init"] = gr.Radio(CHOICES["init"], value=DEFAULTS.init, label="Initial image")
+                gatys_controls["noise_ratio"] = gr.Slider(0, 1, value=DEFAULTS.noise_ratio, step=0.05, label="Noise ratio (noisy-content)")
             with gr.Row():
-                optimizer_in = gr.Radio(["lbfgs", "adam"], value=DEFAULTS.optimizer, label="Optimiser")
-                lr_in = gr.Number(value=0, label="Learning rate (0: the optimiser's default)", minimum=0)
-                scheduler_in = gr.Radio(["none", "plateau", "step"], value=DEFAULTS.scheduler, label="LR scheduler")
+                gatys_controls["optimizer"] = gr.Radio(CHOICES["optimizer"], value=DEFAULTS.optimizer, label="Optimiser")
+                gatys_controls["lr"] = gr.Number(value=0, minimum=0, label=f"Learning rate (0: the optimiser's default, {DEFAULT_LR})")
+                gatys_controls["scheduler"] = gr.Radio(CHOICES["scheduler"], value=DEFAULTS.scheduler, label="LR scheduler")
             with gr.Row():
-                tv_in = gr.Number(value=DEFAULTS.tv_weight, label="Total-variation weight", minimum=0)
-                color_in = gr.Radio(["none", "luminance", "histogram"], value=DEFAULTS.preserve_color, label="Preserve colour")
-                style_scale_in = gr.Slider(0.25, 2, value=DEFAULTS.style_scale, step=0.05, label="Style scale")
+                gatys_controls["tv_weight"] = gr.Number(value=DEFAULTS.tv_weight, label="Total-variation weight", minimum=0)
+                gatys_controls["preserve_color"] = gr.Radio(CHOICES["preserve_color"], value=DEFAULTS.preserve_color, label="Preserve colour")
+                gatys_controls["style_scale"] = gr.Slider(0.25, 2, value=DEFAULTS.style_scale, step=0.05, label="Style scale")
             with gr.Row():
-                style2_in = gr.Image(type="pil", label="Second style (optional)", height=160)
-                style2_weight_in = gr.Slider(0, 1, value=0.5, step=0.05, label="Second style's share")
-                levels_in = gr.Slider(1, 3, value=DEFAULTS.levels, step=1, label="Coarse-to-fine levels")
-                seed_in = gr.Number(value=DEFAULTS.seed, label="Seed", precision=0)
-            vgg_in = gr.Radio([("pretrained VGG19 (ImageNet)", "pretrained"), ("random VGG19 (study comparison)", "random")],
-                              value="pretrained", label="Network")  # fmt: skip
+                gatys_images["style2"] = upload("Second style (optional)", "style2", height=160)
+                gatys_controls["style2_share"] = gr.Slider(0, 1, value=0.5, step=0.05, label="Second style's share")
+                gatys_controls["levels"] = gr.Slider(1, 3, value=DEFAULTS.levels, step=1, label="Coarse-to-fine levels")
+                gatys_controls["seed"] = gr.Number(value=DEFAULTS.seed, label="Seed", precision=0)
         examples = example_files()
-        gr.Examples([[str(examples[c]), str(examples[s])] for c, s in GATYS_PAIRS], [content_in, style_in],
-                    label="Examples (photos shipped with scikit-image; styles drawn by nst.examples)")  # fmt: skip
-        gatys_inputs = [content_in, style_in, style2_in, style2_weight_in, steps_in, size_in, alpha_in, ratio_in,
-                        style_layers_in, content_layers_in, pooling_in, init_in, noise_in, optimizer_in, lr_in,
-                        scheduler_in, tv_in, color_in, style_scale_in, levels_in, seed_in, vgg_in]  # fmt: skip
-        run_event = run_btn.click(stylize, gatys_inputs, [result, loss_plot, download, status], api_name="gatys",
-                                  concurrency_id="gpu", concurrency_limit=1)  # fmt: skip
-        stop_btn.click(None, None, None, cancels=[run_event], api_name=False)
-        preset_outputs = [alpha_in, ratio_in, style_layers_in, content_layers_in, pooling_in, init_in, optimizer_in,
-                          scheduler_in, vgg_in]  # fmt: skip
-        preset_in.change(preset_controls, preset_in, preset_outputs, api_name=False)
+        gr.Examples([[str(examples[c]), str(examples[s])] for c, s in GATYS_PAIRS], [gatys_images["content"], gatys_images["style"]],
+                    label="Examples: photos (Tübingen; scikit-image's) and the paintings style-transfer papers use")  # fmt: skip
+        run_event = run_btn.click(stylize, inputs_kwargs={**gatys_images, **gatys_controls},
+                                  outputs=[result, loss_plot, download, status, run_state], api_name="gatys",
+                                  concurrency_id="gpu", concurrency_limit=1, **NO_PROGRESS_OVERLAY)  # fmt: skip
+        stop_btn.click(stopped_status, run_state, status, cancels=[run_event], api_name=False, queue=False)
+        preset_in.change(preset_values, preset_in, {c for f, c in gatys_controls.items() if f in CONFIG_TYPES or f in ("log10_ratio",)},
+                         api_name=False)  # fmt: skip
+        use_random_btn.click(lambda: "random", None, network_in, api_name=False)
+        demo.load(vgg_notice, None, [vgg_note, use_random_btn], api_name=False)
 
     with gr.Tab("CycleGAN"):
         choices = model_choices()
@@ -244,19 +297,20 @@ with gr.Blocks(title="Neural style transfer studio") as demo:
             model_in = gr.Dropdown(choices, value=choices[0][1] if choices else None, allow_custom_value=True,
                                    label="Model: pick one, or type a Hub repo id (owner/name) or a local path",
                                    elem_id="cg-model")  # fmt: skip
-            direction_in = gr.Radio([("AtoB", "AtoB"), ("BtoA", "BtoA")], value="AtoB", label="Direction")
-        model_note = gr.Markdown("")
+            direction_in = gr.Radio(list(DIRECTIONS), value="AtoB", label="Direction")
+        model_note = gr.Markdown("", elem_id="cg-note")
         with gr.Row():
-            image_in = gr.Image(type="pil", label="Input", sources=["upload", "webcam", "clipboard"], height=320,
-                                elem_id="cg-input")  # fmt: skip
+            image_in = upload("Input", "cg-input", height=320)
             comparison = gr.ImageSlider(type="pil", label="Before / after", height=320, elem_id="cg-output")
         with gr.Row():
             max_side_in = gr.Slider(64, 2048, value=512, step=32, label="Maximum side (larger images are scaled down)")
             translate_btn = gr.Button("Translate", variant="primary", elem_id="cg-translate")
-        translate_btn.click(cyclegan, [image_in, model_in, direction_in, max_side_in], comparison, api_name="cyclegan",
-                            concurrency_id="gpu", concurrency_limit=1)  # fmt: skip
-        model_in.change(direction_choices, model_in, [direction_in, model_note], api_name=False)
-        demo.load(direction_choices, model_in, [direction_in, model_note], api_name=False)
+        cg_status = gr.HTML("", elem_id="cg-status")
+        translate_btn.click(fetch_model, [model_in, direction_in], cg_status, api_name=False, **NO_PROGRESS_OVERLAY).success(
+            cyclegan, [image_in, model_in, direction_in, max_side_in], [comparison, cg_status], api_name="cyclegan",
+            concurrency_id="gpu", concurrency_limit=1, **NO_PROGRESS_OVERLAY)  # fmt: skip
+        model_in.change(model_info, model_in, [direction_in, model_note], api_name=False)
+        demo.load(model_info, model_in, [direction_in, model_note], api_name=False)
 
 
 def main() -> None:
@@ -264,9 +318,8 @@ def main() -> None:
     parser.add_argument("--share", action="store_true", default=os.environ.get("GRADIO_SHARE") == "1",
                         help="also make a public share link (or set GRADIO_SHARE=1)")  # fmt: skip
     args = parser.parse_args()
-    # show_error: a failure gradio itself raises (say, an upload that is not an image) reaches
-    # the user as its one-line message instead of a bare "Error"; tracebacks stay in the log.
-    demo.queue(max_size=20).launch(share=args.share, show_error=True)
+    # show_error: a failure gradio itself raises reaches the user as its one-line message.
+    demo.queue(max_size=20).launch(share=args.share, show_error=True, css=CSS)
 
 
 if __name__ == "__main__":

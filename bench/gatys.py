@@ -22,9 +22,9 @@ from common import SHARED_IMAGES, interleaved, machine, parse_bench_args, print_
 import torch  # noqa: E402  (after common, which puts the project on sys.path)
 
 from baseline_gatys import CONTENT_LAYERS, STYLE_LAYERS, TextbookLoss, TextbookVGG, textbook_stylize  # noqa: E402
-from nst.config import APP_DEFAULTS, GatysConfig  # noqa: E402
+from nst.config import GatysConfig, preset  # noqa: E402
 from nst.device import resolve_device  # noqa: E402
-from nst.examples import example_files  # noqa: E402
+from ui.examples import example_files  # noqa: E402
 from nst.gatys import run_gatys  # noqa: E402
 from nst.images import fit_long_side, image_to_tensor, load_image, tensor_to_image  # noqa: E402
 from nst.vgg import imagenet_cache_path, load_vgg19_features  # noqa: E402
@@ -37,11 +37,11 @@ def vgg_source() -> str:
 
 
 def images():
-    """The Tübingen photo and The Starry Night from ../shared/images, else the app's examples."""
+    """The Tübingen photo and The Starry Night from ../shared/images, else the app's 512 px copies."""
     if (SHARED_IMAGES / "tubingen.jpg").is_file():
         return load_image(SHARED_IMAGES / "tubingen.jpg"), load_image(SHARED_IMAGES / "starry_night.jpg")
     files = example_files()
-    return load_image(files["cat"]), load_image(files["swirls"])
+    return load_image(files["tubingen"]), load_image(files["starry_night"])
 
 
 class Bench:
@@ -78,8 +78,8 @@ class Bench:
 
 def textbook_problem(size: int, weights: str, device: torch.device) -> GatysConfig:
     """The baseline's own problem: style relu1_1..relu5_1, content relu4_2, max pooling."""
-    return GatysConfig(size=size, style_layers=STYLE_LAYERS, content_layers=CONTENT_LAYERS, pooling="max",
-                       init="content", optimizer="lbfgs", vgg_weights=weights, device=device.type)  # fmt: skip
+    return preset("classic", size=size, style_layers=STYLE_LAYERS, content_layers=CONTENT_LAYERS, init="content",
+                  optimizer="lbfgs", vgg_weights=weights, device=device.type)  # fmt: skip
 
 
 PRECISIONS = ("fp32", "mixed", "bf16")
@@ -186,7 +186,7 @@ def main() -> None:
     report["loss_agreement"] = loss_agreement(small, steps=5 if quick else 100)
     print_table("Loss after the same LBFGS steps, against our fp32", report["loss_agreement"])
 
-    app_problem = APP_DEFAULTS.replace(size=96 if quick else 512, vgg_weights=weights, device=device.type)
+    app_problem = GatysConfig(size=96 if quick else 512, vgg_weights=weights, device=device.type)  # the defaults
     app = Bench(app_problem, device, content, style)
     steps = 6 if quick else app_problem.steps
     candidates = {f"ours, app defaults ({steps} steps, {app_problem.levels} levels)": app.config(steps=steps),

@@ -11,11 +11,9 @@ import dataclasses
 import json
 import sys
 from pathlib import Path
+from typing import get_args
 
-from nst.config import (
-    DEVICES, INFERENCE_PRECISIONS, INITS, OPTIMIZERS, POOLINGS, PRECISIONS, PRESERVE_COLORS, PRESETS, SCHEDULERS,
-    GatysConfig, preset,
-)  # fmt: skip
+from nst.config import CHOICES, PRESETS, VGG_WEIGHTS_ENV, GatysConfig, InferencePrecision, preset
 from nst.hub import ModelLoadError
 from nst.vgg import VGGWeightsError
 
@@ -23,12 +21,15 @@ _GATYS_DEFAULTS = {f.name: f.default for f in dataclasses.fields(GatysConfig)}
 
 
 def _flag(parser, name: str, help: str, **kwargs) -> None:
-    """A GatysConfig field as a --flag; default None, so only flags given override the preset."""
+    """A GatysConfig field as a --flag; default None, so only flags given override the preset.
+    A field typed as a Literal gets its choices from nst.config.CHOICES."""
     field = name.replace("-", "_")
     default = _GATYS_DEFAULTS.get(field)
     if isinstance(default, tuple):
         default = ",".join(map(str, default))
-    shown = "env NST_VGG19_WEIGHTS or imagenet" if field == "vgg_weights" else default
+    shown = f"env {VGG_WEIGHTS_ENV} or imagenet" if field == "vgg_weights" else default
+    if field in CHOICES:
+        kwargs["choices"] = CHOICES[field]
     parser.add_argument(f"--{name}", dest=field, default=None, help=f"{help} (default: {shown})", **kwargs)
 
 
@@ -37,7 +38,8 @@ def _add_gatys(subparsers) -> None:
     p.add_argument("--content", required=True, help="content image")
     p.add_argument("--style", required=True, action="append", help="style image; repeat to blend several")
     p.add_argument("--out", required=True, help="output image (.png keeps it lossless)")
-    p.add_argument("--preset", default="default", choices=sorted(PRESETS), help="start from these settings")
+    p.add_argument("--preset", default="study", choices=list(PRESETS),
+                   help="start from these settings; study = the defaults below (default: study)")  # fmt: skip
     _flag(p, "size", "long side of the output in pixels", type=int)
     _flag(p, "steps", "optimiser steps", type=int)
     _flag(p, "alpha", "content weight", type=float)
@@ -47,19 +49,19 @@ def _add_gatys(subparsers) -> None:
     _flag(p, "style-layer-weights", "comma-separated w_l, one per style layer")
     _flag(p, "style-blend-weights", "comma-separated weights, one per --style")
     _flag(p, "style-scale", "style image size relative to the output", type=float)
-    _flag(p, "pooling", "pooling layers", choices=POOLINGS)
-    _flag(p, "init", "initial image", choices=INITS)
+    _flag(p, "pooling", "pooling layers")
+    _flag(p, "init", "initial image")
     _flag(p, "noise-ratio", "noise share for --init noisy-content", type=float)
-    _flag(p, "optimizer", "optimiser", choices=OPTIMIZERS)
+    _flag(p, "optimizer", "optimiser")
     _flag(p, "lr", "learning rate (default per optimiser: lbfgs 1, adam 0.02)", type=float)
-    _flag(p, "scheduler", "learning-rate scheduler", choices=SCHEDULERS)
+    _flag(p, "scheduler", "learning-rate scheduler")
     _flag(p, "tv-weight", "total-variation weight", type=float)
-    _flag(p, "preserve-color", "colour preservation", choices=PRESERVE_COLORS)
+    _flag(p, "preserve-color", "colour preservation")
     _flag(p, "levels", "coarse-to-fine levels", type=int)
     _flag(p, "seed", "random seed", type=int)
     _flag(p, "vgg-weights", "imagenet, random or a .pth/.safetensors VGG19 state dict")
-    _flag(p, "device", "device", choices=DEVICES)
-    _flag(p, "precision", "VGG precision: mixed = fp32 features with bf16 gradients", choices=PRECISIONS)
+    _flag(p, "device", "device")
+    _flag(p, "precision", "VGG precision: mixed = fp32 features with bf16 gradients")
     p.add_argument("--save-every", type=int, default=0, metavar="K", help="also save every K-th frame (default: 0, off)")
     p.add_argument("--log-json", metavar="FILE", help="write the config and per-step losses as JSON")
     p.set_defaults(run=_run_gatys)
@@ -84,7 +86,8 @@ def _run_gatys(args: argparse.Namespace) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     log = {"config": config.to_dict(), "content": args.content, "styles": args.style, "steps": []}
     last_image = None
-    bar = tqdm(total=config.steps, unit="step", disable=None)
+    bar = tqdm(total=config.steps, unit="step", disable=None)  # disabled when stderr is no terminal
+    line_every = max(1, config.steps // 10)  # then a plain line every 10 % instead
     try:
         # Frames every 10 steps even without --save-every, so Ctrl-C still leaves a recent image.
         for record in run_gatys(config, args.content, args.style, image_every=args.save_every or 10):
@@ -96,6 +99,9 @@ def _run_gatys(args: argparse.Namespace) -> None:
             if record.step:
                 bar.update(1)
             bar.set_postfix(total=f"{record.total:.4g}")
+            if bar.disable and (record.step % line_every == 0 or record.step == config.steps):
+                print(f"step {record.step}/{config.steps}  total loss {record.total:.4g}  {record.elapsed_s:.1f} s",
+                      file=sys.stderr, flush=True)  # fmt: skip
     except KeyboardInterrupt:
         print("interrupted: saving the last image", file=sys.stderr)
     finally:
@@ -114,8 +120,8 @@ def _add_cyclegan(subparsers) -> None:
     p.add_argument("--out", required=True, help="output image")
     p.add_argument("--direction", default="AtoB", choices=("AtoB", "BtoA"), help="which generator (default: AtoB)")
     p.add_argument("--size", type=int, default=None, help="scale down so the long side is at most this (default: keep)")
-    p.add_argument("--device", default="auto", choices=DEVICES, help="device (default: auto)")
-    p.add_argument("--precision", default="auto", choices=INFERENCE_PRECISIONS,
+    p.add_argument("--device", default="auto", choices=CHOICES["device"], help="device (default: auto)")
+    p.add_argument("--precision", default="auto", choices=get_args(InferencePrecision),
                    help="precision (default: auto, bf16 on CUDA and on CPUs with native bf16)")  # fmt: skip
     p.set_defaults(run=_run_cyclegan)
 

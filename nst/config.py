@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args, get_origin, get_type_hints
 
 from nst.vgg import VGG19_LAYER_NAMES
 
@@ -21,14 +21,7 @@ PreserveColor = Literal["none", "luminance", "histogram"]
 Device = Literal["auto", "cpu", "cuda", "mps"]
 Precision = Literal["auto", "fp32", "mixed", "bf16"]
 
-POOLINGS = ("max", "avg")
-INITS = ("content", "noise", "noisy-content", "style")
-OPTIMIZERS = ("lbfgs", "adam")
-SCHEDULERS = ("none", "plateau", "step")
-PRESERVE_COLORS = ("none", "luminance", "histogram")
-DEVICES = ("auto", "cpu", "cuda", "mps")
-PRECISIONS = ("auto", "fp32", "mixed", "bf16")  # of the Gatys engine (nst.device.vgg_dtypes)
-INFERENCE_PRECISIONS = ("auto", "fp32", "bf16")  # of CycleGAN inference (nst.device.autocast_dtype)
+InferencePrecision = Literal["auto", "fp32", "bf16"]  # of CycleGAN inference (nst.device.autocast_dtype)
 
 # Learning rate used when `lr` is None. LBFGS takes its step length from the curvature, so 1 is
 # its natural scale; Adam moves pixels in [0, 1] directly and needs a small step.
@@ -47,19 +40,23 @@ def default_vgg_weights() -> str:
 class GatysConfig:
     """Every option of a Gatys et al. (2015) run. Validated on construction."""
 
+    # The defaults are the study's final settings (pretrained VGG19, copy-of-content start,
+    # average pooling damped by a plateau scheduler, style on the early layers, alpha / beta =
+    # 1e-5), sized so that the app and the CLI give a visible picture in well under a minute on
+    # a 2-core CPU: 256 px, 100 steps over two coarse-to-fine levels.
     size: int = 256  # long side of the output in pixels; the content's aspect ratio is kept
-    steps: int = 200  # optimiser steps (one loss-and-gradient evaluation each), over all levels
+    steps: int = 100  # optimiser steps (one loss-and-gradient evaluation each), over all levels
     alpha: float = 10.0  # weight of L_content (Gatys et al. 2015, eq. 7)
     beta: float = 1e6  # weight of L_style; alpha / beta = 1e-5 is the study's chosen ratio
-    content_layers: tuple[str, ...] = ("relu4_2",)
-    style_layers: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+    content_layers: tuple[str, ...] = ("relu4_1",)
+    style_layers: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1")
     style_layer_weights: tuple[float, ...] | None = None  # w_l; None means 1 / len(style_layers)
-    pooling: Pooling = "max"  # "avg" replaces every max pooling, as Gatys et al. suggest
+    pooling: Pooling = "avg"  # average pooling, as Gatys et al. suggest; "max" is VGG's own
     init: Init = "content"  # the image the optimisation starts from
     noise_ratio: float = 0.6  # share of noise in the "noisy-content" init
     optimizer: Optimizer = "lbfgs"
     lr: float | None = None  # None: DEFAULT_LR[optimizer]
-    scheduler: Scheduler = "none"  # "plateau" and "step" damp the oscillations of avg pooling
+    scheduler: Scheduler = "plateau"  # "plateau" and "step" damp the oscillations of avg pooling
     scheduler_gamma: float = 0.5  # factor applied to the learning rate by either scheduler
     scheduler_step_size: int = 100  # "step": decay every this many steps
     scheduler_patience: int = 10  # "plateau": steps without improvement before a decay
@@ -67,7 +64,7 @@ class GatysConfig:
     style_blend_weights: tuple[float, ...] | None = None  # one per style image; None: equal
     style_scale: float = 1.0  # style images are resized to style_scale * size (long side)
     preserve_color: PreserveColor = "none"  # Gatys et al. 2016, "Controlling Perceptual Factors"
-    levels: int = 1  # coarse-to-fine levels; each halves the size of the one after it
+    levels: int = 2  # coarse-to-fine levels; each halves the size of the one after it
     seed: int = 0
     device: Device = "auto"  # auto: cuda, then mps, then cpu
     precision: Precision = "auto"  # auto: mixed (fp32 features, bf16 gradients) where bf16 is fast, else fp32
@@ -101,17 +98,9 @@ class GatysConfig:
 
     def validate(self) -> None:
         """Raise ValueError with one clear sentence for the first bad option."""
-        for name, value, allowed in [
-            ("pooling", self.pooling, POOLINGS),
-            ("init", self.init, INITS),
-            ("optimizer", self.optimizer, OPTIMIZERS),
-            ("scheduler", self.scheduler, SCHEDULERS),
-            ("preserve_color", self.preserve_color, PRESERVE_COLORS),
-            ("device", self.device, DEVICES),
-            ("precision", self.precision, PRECISIONS),
-        ]:
-            if value not in allowed:
-                raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+        for name, allowed in CHOICES.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}")
         if not self.content_layers and not self.style_layers:
             raise ValueError("at least one content or style layer is needed")
         for layer in self.content_layers + self.style_layers:
@@ -148,29 +137,34 @@ class GatysConfig:
         _check(bool(self.vgg_weights), "vgg_weights must be imagenet, random or a file path")
 
 
-# Presets fill several options at once. "study" is the final choice of the university study:
-# pretrained VGG19, copy-of-content init, average pooling damped by a plateau scheduler,
-# alpha = 10 with alpha / beta = 1e-5, style on the early layers, content in the middle.
+# Presets fill several options at once; any field not named keeps its default. "study" is the
+# defaults themselves; "gatys2015" the paper's own settings; "classic" the common VGG19 recipe
+# of most implementations (max pooling, content relu4_2, style on all five blocks, one level).
 PRESETS: dict[str, dict] = {
-    "default": {},
-    "study": dict(
-        vgg_weights="imagenet",
-        init="content",
-        pooling="avg",
-        scheduler="plateau",
-        alpha=10.0,
-        beta=1e6,
-        style_layers=("relu1_1", "relu2_1", "relu3_1"),
-        content_layers=("relu4_1",),
-    ),
-    "gatys2015": dict(  # the paper's own settings: white-noise init, average pooling
+    "study": {},
+    "gatys2015": dict(
         init="noise",
         pooling="avg",
+        scheduler="none",
         content_layers=("conv4_2",),
         style_layers=("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"),
         alpha=1.0,
         beta=1e3,
     ),
+    "classic": dict(
+        pooling="max",
+        scheduler="none",
+        content_layers=("relu4_2",),
+        style_layers=("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"),
+        levels=1,
+    ),
+}
+
+
+# {field name: allowed values} of every GatysConfig field typed as a Literal: the CLI's
+# choices, the app's radio buttons and validate() all read them from here.
+CHOICES: dict[str, tuple[str, ...]] = {
+    name: get_args(hint) for name, hint in get_type_hints(GatysConfig).items() if get_origin(hint) is Literal
 }
 
 
@@ -190,9 +184,3 @@ def _as_tuple(values, kind) -> tuple:
 def _check(condition: bool, message: str) -> None:
     if not condition:
         raise ValueError(message)
-
-
-# What the app starts with, and what bench/gatys.py times: the study's settings, sized for a
-# 2-vCPU CPU Space: two coarse-to-fine levels (half the steps at half the size) and 100 steps
-# bring a 512 px run to 45-60 s there (bench/gatys.py); 256 px takes about 16 s in the app.
-APP_DEFAULTS = preset("study", size=256, steps=100, levels=2)

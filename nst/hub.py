@@ -20,13 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from huggingface_hub import ModelCard, hf_hub_download
+from huggingface_hub import ModelCard, constants, hf_hub_download
 from huggingface_hub.errors import (
     EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError,
 )  # fmt: skip
 from safetensors.torch import load_file
 
 from nst.cyclegan import ResnetBlock, ResnetGenerator
+from nst.network import reachable
 
 DIRECTIONS = ("AtoB", "BtoA")
 INDEX_FILE = "cyclegan.json"
@@ -62,10 +63,35 @@ def load_generator(source: str, direction: str = "AtoB") -> LoadedGenerator:
             raise ModelLoadError(f"{source} is a single generator: only direction AtoB is available")
         generator, layout = build_generator(read_state_dict(path), None, source)
         return LoadedGenerator(generator, source, direction, layout, "")
-    if _REPO_ID.match(source) and not source.startswith((".", "/")):
+    if _looks_like_path(source):
+        raise ModelLoadError(f"no such file or folder: {source} (looked in {Path.cwd()})")
+    if _REPO_ID.match(source):
         repo_id, _, revision = source.partition("@")
         return _load_from_files(_HubFiles(repo_id, revision or None), direction, source)
     raise ModelLoadError(f"model not found: {source} is neither a local file or folder nor a Hub repo id (owner/name)")
+
+
+def is_cached_or_reachable(source: str) -> bool:
+    """Whether loading `source` can work now: a local file or folder, a Hub repo with files in
+    the local cache, or any Hub repo while the Hub answers. Takes at most a few seconds."""
+    if Path(source).expanduser().exists():
+        return True
+    if _looks_like_path(source) or not _REPO_ID.match(source):
+        return False
+    repo_id = source.partition("@")[0]
+    cached = (Path(constants.HF_HUB_CACHE) / f"models--{repo_id.replace('/', '--')}" / "snapshots").is_dir()
+    return cached or (not constants.HF_HUB_OFFLINE and reachable(constants.ENDPOINT))
+
+
+def _looks_like_path(source: str) -> bool:
+    """A source meant as a local path: it starts like one, names a checkpoint file, or begins
+    with a folder that exists here (weights/photo2monet), so it is no Hub id."""
+    first = source.split("/")[0]
+    return (
+        source.startswith((".", "/", "~"))
+        or source.endswith((".safetensors", ".pth", ".pt", ".bin"))
+        or ("/" in source and Path(first).is_dir())
+    )
 
 
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
@@ -162,7 +188,7 @@ def _load_from_files(files: "_LocalFiles | _HubFiles", direction: str, where: st
         if files.uncached:
             raise ModelLoadError(
                 f"{where} is not in the local Hub cache and the Hub cannot be reached (offline, or "
-                "HF_HUB_OFFLINE=1). Load it once while online, or give a local path."
+                "HF_HUB_OFFLINE=1). Load it once while online, or give a local folder or file."
             )
         raise ModelLoadError(f"{where} has no generator weights (looked for {prefix}{' and '.join(WEIGHT_FILES)})")
     if index_path is None and direction != "AtoB":
@@ -190,8 +216,11 @@ class _HubFiles:
         self.repo_id, self.revision, self.uncached = repo_id, revision, []
 
     def get(self, name: str) -> Path | None:
+        # Ask the cache only when the Hub does not answer within seconds: huggingface_hub would
+        # otherwise retry for a minute or more before falling back to it.
+        cache_only = constants.HF_HUB_OFFLINE or not reachable(constants.ENDPOINT)
         try:
-            return Path(hf_hub_download(self.repo_id, name, revision=self.revision))
+            return Path(hf_hub_download(self.repo_id, name, revision=self.revision, local_files_only=cache_only))
         except RepositoryNotFoundError as error:
             raise ModelLoadError(
                 f"Hub repo {self.repo_id} not found (if it is private or gated, log in with `hf auth login`)"

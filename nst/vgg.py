@@ -18,6 +18,8 @@ from torch import nn
 from torchvision.models import VGG19_Weights
 from torchvision.models.vgg import cfgs, make_layers
 
+from nst.network import reachable
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -161,19 +163,33 @@ def imagenet_cache_path() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / IMAGENET_FILE
 
 
+def imagenet_availability() -> str:
+    """Where the pretrained weights would come from: "cached" (on disk), "downloadable" (the
+    server answers) or "unreachable" (neither: runs with them will fail)."""
+    if imagenet_cache_path().is_file():
+        return "cached"
+    return "downloadable" if reachable(VGG19_Weights.IMAGENET1K_V1.url) else "unreachable"
+
+
 def _imagenet_state_dict() -> dict[str, torch.Tensor]:
     """Torchvision's IMAGENET1K_V1 checkpoint, downloaded to torch's cache on first use."""
+    if imagenet_availability() == "unreachable":  # fail in seconds, not after the retries
+        raise _download_error("the download server cannot be reached (offline?)")
     try:
         return torch.hub.load_state_dict_from_url(
             VGG19_Weights.IMAGENET1K_V1.url, check_hash=True, weights_only=True, progress=True
         )
     except (urllib.error.URLError, OSError, ConnectionError) as error:
-        raise VGGWeightsError(
-            f"could not download the pretrained VGG19 weights {IMAGENET_FILE} ({error}). "
-            f"Offline, put that file in {imagenet_cache_path().parent}, or point NST_VGG19_WEIGHTS "
-            f"(or --vgg-weights) at a local copy of it (.pth or .safetensors); it is published at "
-            f"{VGG19_Weights.IMAGENET1K_V1.url}. Use 'random' to run without pretrained weights."
-        ) from error
+        raise _download_error(getattr(error, "reason", None) or error) from error  # URLError's str wraps it in <...>
+
+
+def _download_error(reason) -> VGGWeightsError:
+    return VGGWeightsError(
+        f"Could not download the pretrained VGG19 weights ({IMAGENET_FILE}, 548 MB, from "
+        f"{VGG19_Weights.IMAGENET1K_V1.url}): {reason}. Put that file in {imagenet_cache_path().parent} "
+        "or point NST_VGG19_WEIGHTS (or --vgg-weights) at a copy of it, or use the random network "
+        "(vgg_weights 'random'; its pictures are not style transfer)."
+    )
 
 
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:

@@ -42,7 +42,7 @@ class AppServer:
         self.url = f"http://127.0.0.1:{self.port}/"
         env = {**os.environ, "GRADIO_SERVER_PORT": str(self.port), "NST_VGG19_WEIGHTS": "random",
                "NST_WEIGHTS_DIR": str(weights_dir), "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}  # fmt: skip
-        self.log = open(log_path, "w")
+        self.log_path, self.log = Path(log_path), open(log_path, "w")
         self.process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 180
         while time.time() < deadline:
@@ -55,6 +55,10 @@ class AppServer:
             except OSError:
                 time.sleep(0.5)
         raise RuntimeError("app.py did not start within 180 s")
+
+    def log_text(self) -> str:
+        self.log.flush()
+        return self.log_path.read_text()
 
     def stop(self) -> None:
         self.process.terminate()

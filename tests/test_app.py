@@ -13,9 +13,12 @@ from PIL import Image
 
 from app_server import serve_app_with_tiny_generator
 from conftest import synthetic_image
+from nst import gatys
+from nst.config import preset
 from nst.cyclegan import ResnetGenerator, init_weights
 from nst.hub import model_card, save_generator
 from nst.translate import prepare_generator, translate
+from nst.vgg import VGGWeightsError
 
 gr = pytest.importorskip("gradio")
 
@@ -30,11 +33,12 @@ def app(tmp_path_factory):
     mp.undo()
 
 
-def gatys_args(content, style, steps=12, size=64, **changes):
-    values = dict(content=content, style=style, style2=None, style2_weight=0.5, steps=steps, size=size, alpha=10,
-                  log10_ratio=-5, style_layers=["relu1_1", "relu2_1"], content_layers=["relu2_1"], pooling="avg",
-                  init="content", noise_ratio=0.6, optimizer="lbfgs", lr=0, scheduler="plateau", tv_weight=0,
-                  preserve_color="none", style_scale=1.0, levels=1, seed=0, vgg="random")  # fmt: skip
+def gatys_args(app, images, **changes) -> dict:
+    """Keyword arguments of app.stylize: every control at its value in the UI, then `changes`
+    (by control name), with a small, quick problem and the random network."""
+    values = {name: control.value for name, control in app.gatys_controls.items()}
+    values.update(content=str(images[0]), style=str(images[1]), style2=None, steps=12, size=64, network="random",
+                  style_layers=["relu1_1", "relu2_1"], content_layers=["relu2_1"], levels=1)  # fmt: skip
     values.update(changes)
     return values
 
@@ -47,28 +51,39 @@ def generator_dir(tmp_path):
     return save_generator(generator, tmp_path / "weights" / "tiny-red2blue", model_card("tiny", "random weights")), generator
 
 
-def test_stylize_streams_frames_and_a_png(app, content_image, style_image):
-    frames = list(app.stylize(**gatys_args(content_image, style_image, steps=40)))
+def frames_of(run) -> list[tuple]:
+    """The yields of app.stylize that carry an image (the first and last only update the status)."""
+    return [frame for frame in run if isinstance(frame[0], Image.Image)]
+
+
+def test_stylize_streams_frames_a_plot_and_a_png(app, image_files):
+    outputs = list(app.stylize(**gatys_args(app, image_files, steps=40, levels=2)))
+    assert "Loading VGG19" in outputs[0][3] and "Done: 40 steps" in outputs[-1][3]
+    frames = frames_of(outputs)
     assert len(frames) >= 10
-    image, plot, path, status = frames[-1]
-    assert image.size == (64, 48)
+    image, plot, path, status, state = frames[-1]
+    assert image.size == (64, 48) and state == {"step": 40, "steps": 40}
     assert Image.open(path).format == "PNG" and Image.open(path).size == (64, 48)
-    assert status.startswith("step 40/40")
-    assert set(plot["term"]) == {"α·content", "β·style", "total"} and plot["step"].max() == 40
+    assert "Step 40 of 40" in status and '<progress value="40" max="40"' in status
+    assert plot.startswith("<svg") and all(f">{term}<" in plot for term in ("α·content", "β·style", "total"))
+    assert "32×24 px" not in plot and "64×48 px →" in plot  # the switch to the finer level is marked
     assert len(frames[0][1]) < len(plot)  # the plot grows
 
 
-def test_stop_leaves_the_last_image(app, content_image, style_image):
-    run = app.stylize(**gatys_args(content_image, style_image, steps=1000))
-    frames = [next(run) for _ in range(3)]
+def test_stop_leaves_the_last_image_and_says_stopped(app, image_files):
+    run = app.stylize(**gatys_args(app, image_files, steps=1000))
+    frames = [frame for frame, _ in zip(run, range(4))]
     run.close()  # what the Stop button's cancel does to the generator
-    image, _, path, status = frames[-1]
+    image, _, path, status, state = frames[-1]
     assert image.size == (64, 48) and Image.open(path).size == (64, 48)
-    assert status.startswith("step 100/1000")
+    assert "Step 100 of 1000" in status and state == {"step": 100, "steps": 1000}
+    assert "Stopped at step 100 of 1000" in app.stopped_status(state)
 
 
-def test_greyscale_and_rgba_inputs_work(app, content_image, style_image):
-    frames = list(app.stylize(**gatys_args(content_image.convert("L"), style_image.convert("RGBA"), steps=2)))
+def test_greyscale_and_rgba_inputs_work(app, tmp_path, content_image, style_image):
+    content_image.convert("L").save(tmp_path / "grey.png")
+    style_image.convert("RGBA").save(tmp_path / "rgba.png")
+    frames = frames_of(app.stylize(**gatys_args(app, (tmp_path / "grey.png", tmp_path / "rgba.png"), steps=2)))
     assert frames[-1][0].mode == "RGB"
 
 
@@ -78,34 +93,64 @@ def test_greyscale_and_rgba_inputs_work(app, content_image, style_image):
         (dict(content=None), "Please upload a content image and a style image"),
         (dict(steps=0), "Steps must be at least 1"),
         (dict(style_layers=[], content_layers=[]), "at least one content or style layer"),
-        (dict(content=Image.new("RGB", (6000, 5000))), "too large"),
+        (dict(content="NOTIMAGE"), "The content image cannot be used: notes.png is not a readable image"),
         (dict(alpha=-1), "alpha must not be negative"),
     ],
 )
-def test_stylize_errors(app, content_image, style_image, changes, message):
-    args = {**gatys_args(content_image, style_image), **changes}
-    with pytest.raises(gr.Error, match=message):
-        list(app.stylize(**args))
+def test_stylize_errors(app, tmp_path, image_files, changes, message):
+    (tmp_path / "notes.png").write_text("not a picture")
+    changes = {k: str(tmp_path / "notes.png") if v == "NOTIMAGE" else v for k, v in changes.items()}
+    with pytest.raises(gr.Error, match=message) as error:
+        list(app.stylize(**gatys_args(app, image_files, **changes)))
+    assert str(tmp_path) not in str(error.value) and not error.value.print_exception  # a user error, no traceback
 
 
-def test_preset_fills_controls(app):
-    values = app.preset_controls("study")
-    assert values[:2] == [10.0, -5.0] and values[2] == ["relu1_1", "relu2_1", "relu3_1"] and values[4] == "avg"
+def test_offline_vgg_error_reads_whole(app, image_files, monkeypatch):
+    def offline(source):
+        raise VGGWeightsError("could not download (<urlopen error [Errno -2] Name or service not known>)")
+
+    monkeypatch.setattr(gatys, "load_vgg19_features", offline)
+    run = app.stylize(**gatys_args(app, image_files, network="pretrained"))
+    with pytest.raises(gr.Error) as error:
+        list(run)
+    assert "&lt;urlopen error [Errno -2] Name or service not known&gt;" in error.value.message
 
 
-def test_cyclegan_handler_and_cache(app, generator_dir):
+def test_preset_fills_controls_by_name(app):
+    values = {name: app.preset_values("gatys2015")[control] for name, control in app.gatys_controls.items()
+              if control in app.preset_values("gatys2015")}  # fmt: skip
+    assert values["alpha"] == 1.0 and values["log10_ratio"] == -3.0 and values["init"] == "noise"
+    assert values["style_layers"] == ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"] and values["levels"] == 2
+    config = app.gatys_config({**values, "network": "random"}, second_style=False)
+    assert config == preset("gatys2015", vgg_weights="random")
+
+
+def test_vgg_notice_offers_the_random_network_when_offline(app, monkeypatch, tmp_path):
+    monkeypatch.delenv("NST_VGG19_WEIGHTS", raising=False)
+    monkeypatch.setattr(app, "imagenet_availability", lambda: "unreachable")
+    text, button = app.vgg_notice()
+    assert "cannot be downloaded" in text and button["visible"] is True
+    monkeypatch.setattr(app, "imagenet_availability", lambda: "cached")
+    assert app.vgg_notice()[1]["visible"] is False
+
+
+def test_cyclegan_handler_and_cache(app, generator_dir, tmp_path):
     folder, generator = generator_dir
     image = synthetic_image(70, 45)
-    before, after = app.cyclegan(image, str(folder), "AtoB", 512)
-    assert after.size == (70, 45) and before.size == (70, 45)
+    image.save(tmp_path / "in.png")
+    assert list(app.fetch_model(str(folder), "AtoB"))[-1].endswith("Translating...</span></div>")
+    (before, after), status = app.cyclegan(str(tmp_path / "in.png"), str(folder), "AtoB", 512)
+    assert after.size == (70, 45) and before.size == (70, 45) and "Done: AtoB, 70×45 px" in status
     assert np.array_equal(np.asarray(after), np.asarray(translate(prepare_generator(generator), image)))
     hits = app.cached_generator.cache_info().hits
-    app.cyclegan(image, str(folder), "AtoB", 512)
+    app.cyclegan(str(tmp_path / "in.png"), str(folder), "AtoB", 512)
     assert app.cached_generator.cache_info().hits == hits + 1  # no reload for a second image
     with pytest.raises(gr.Error, match="neither a local file or folder nor a Hub repo id"):
-        app.cyclegan(image, "not a model", "AtoB", 512)
+        list(app.fetch_model("not a model", "AtoB"))
+    with pytest.raises(gr.Error, match="no such file or folder: ./weights/photo2monet"):
+        list(app.fetch_model("./weights/photo2monet", "AtoB"))
     with pytest.raises(gr.Error, match="only direction AtoB"):
-        app.cyclegan(image, str(folder), "BtoA", 512)
+        app.cyclegan(str(tmp_path / "in.png"), str(folder), "BtoA", 512)
     with pytest.raises(gr.Error, match="Please upload an image"):
         app.cyclegan(None, str(folder), "AtoB", 512)
 
@@ -126,13 +171,13 @@ def server(tmp_path_factory):
 def test_served_gatys_streams_through_gradio_client(server, image_files):
     content, style = image_files
     client = Client(server.url, verbose=False)
-    args = gatys_args(handle_file(str(content)), handle_file(str(style)), steps=30, size=64)
-    job = client.submit(*args.values(), api_name="/gatys")
+    job = client.submit(content=handle_file(str(content)), style=handle_file(str(style)), style2=None, steps=30, size=64,
+                        network="random", api_name="/gatys")  # fmt: skip
     outputs = list(job)
     assert len(outputs) >= 5  # intermediate results streamed, then the final one
-    final_image, _, final_png, status = job.outputs()[-1]
+    final_image, _, final_png, status = [o for o in job.outputs() if isinstance(o[0], str)][-1]  # not gr.skip()
     assert Image.open(final_image).size == (64, 48) and Image.open(final_png).format == "PNG"
-    assert "step 30/30" in status
+    assert "Done: 30 steps" in job.outputs()[-1][3]
 
 
 def test_served_cyclegan_through_gradio_client(server, tmp_path):
@@ -140,12 +185,12 @@ def test_served_cyclegan_through_gradio_client(server, tmp_path):
     synthetic_image(90, 50).save(source)
     client = Client(server.url, verbose=False)
     model = str(server.weights_dir / "tiny")
-    before, after = client.predict(handle_file(str(source)), model, "AtoB", 512, api_name="/cyclegan")
-    assert Image.open(after).size == (90, 50)
+    (before, after), status = client.predict(handle_file(str(source)), model, "AtoB", 512, api_name="/cyclegan")
+    assert Image.open(after).size == (90, 50) and "Done" in status
     with pytest.raises(Exception, match="neither a local file or folder nor a Hub repo id"):
         client.predict(handle_file(str(source)), "no such model", "AtoB", 512, api_name="/cyclegan")
     # the app keeps serving after an error
-    before, after = client.predict(handle_file(str(source)), model, "AtoB", 64, api_name="/cyclegan")
+    (before, after), _ = client.predict(handle_file(str(source)), model, "AtoB", 64, api_name="/cyclegan")
     assert max(Image.open(after).size) == 64
 
 
@@ -154,7 +199,8 @@ def test_served_gatys_rejects_a_non_image_upload(server, tmp_path, image_files):
     notes = tmp_path / "notes.png"
     notes.write_text("this is not a picture")
     client = Client(server.url, verbose=False)
-    args = gatys_args(handle_file(str(notes)), handle_file(str(style)), steps=2)
-    with pytest.raises(Exception, match="cannot identify image file") as error:
-        client.predict(*args.values(), api_name="/gatys")
-    assert "Traceback" not in str(error.value)
+    with pytest.raises(Exception, match="The Content file is not a picture that can be read") as error:
+        client.predict(content=handle_file(str(notes)), style=handle_file(str(style)), style2=None, steps=2,
+                       api_name="/gatys")
+    assert "Traceback" not in str(error.value) and "/tmp" not in str(error.value)
+    assert "Traceback" not in server.log_text()  # a user error: no traceback in the server log

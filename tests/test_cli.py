@@ -25,9 +25,12 @@ def test_gatys_end_to_end_with_json_log(tmp_path, image_files):
         "gatys", "--content", content, "--style", style, "--style", style, "--out", out, "--size", 40,
         "--steps", 6, "--style-layers", "relu1_1,relu2_1", "--content-layers", "relu2_1", "--pooling", "avg",
         "--optimizer", "adam", "--scheduler", "step", "--tv-weight", "1e-3", "--save-every", 3,
-        "--log-json", log, "--preserve-color", "histogram", "--style-blend-weights", "2,1",
+        "--log-json", log, "--preserve-color", "histogram", "--style-blend-weights", "2,1", "--levels", 1,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
+    # stderr is not a terminal here: a plain progress line at least every 10 % of the steps
+    progress = [line for line in result.stderr.splitlines() if line.startswith("step ")]
+    assert [line.split()[1] for line in progress] == [f"{step}/6" for step in range(7)]
     assert Image.open(out).size == (40, 30)
     assert sorted(p.name for p in out.parent.glob("result_*.png")) == ["result_00000.png", "result_00003.png", "result_00006.png"]
     data = json.loads(log.read_text())
@@ -43,11 +46,22 @@ def test_gatys_end_to_end_with_json_log(tmp_path, image_files):
 def test_preset_with_override(tmp_path, image_files):
     content, style = image_files
     log = tmp_path / "log.json"
-    result = run_cli("gatys", "--content", content, "--style", style, "--out", tmp_path / "o.png", "--preset", "study",
+    result = run_cli("gatys", "--content", content, "--style", style, "--out", tmp_path / "o.png", "--preset", "classic",
                      "--size", 32, "--steps", 1, "--vgg-weights", "random", "--log-json", log)  # fmt: skip
     assert result.returncode == 0, result.stderr
     config = json.loads(log.read_text())["config"]
-    assert (config["pooling"], config["scheduler"], config["size"]) == ("avg", "plateau", 32)
+    assert (config["pooling"], config["scheduler"], config["levels"], config["size"]) == ("max", "none", 1, 32)
+
+
+def test_cli_defaults_are_the_apps():
+    """One set of defaults: a bare `nst gatys` runs exactly what the app starts with."""
+    from nst.cli import build_parser, gatys_config_from_args
+    from nst.config import GatysConfig
+
+    args = build_parser().parse_args(["gatys", "--content", "c.png", "--style", "s.png", "--out", "o.png"])
+    config = gatys_config_from_args(args)
+    assert config == GatysConfig()
+    assert (config.pooling, config.scheduler, config.size, config.steps, config.levels) == ("avg", "plateau", 256, 100, 2)
 
 
 @pytest.mark.parametrize(

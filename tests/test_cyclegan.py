@@ -4,8 +4,10 @@ Weights are random (seeded): these tests check layouts, loading and numerics, no
 quality, which needs trained checkpoints the tests cannot download.
 """
 
+import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx2
@@ -18,9 +20,9 @@ from PIL import Image
 from safetensors.torch import save_file
 
 from hub_fixtures import fill_hub_cache, huggan_generator, reference_generator, with_legacy_instance_norm_keys
-from nst import hub
+from nst import hub, network
 from nst.cyclegan import NLayerDiscriminator, ResnetGenerator, init_weights, instance_norm
-from nst.hub import ModelLoadError, load_generator, model_card, save_cyclegan, save_generator
+from nst.hub import ModelLoadError, is_cached_or_reachable, load_generator, model_card, save_cyclegan, save_generator
 from nst.images import ImageError
 from nst.translate import prepare_generator, translate
 
@@ -253,3 +255,40 @@ def test_cli_translates_from_offline_hub_cache(tmp_path):
     result = subprocess.run([*args, str(tmp_path / "x.png"), "--direction", "BtoA"], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=300)  # fmt: skip
     assert result.returncode == 2 and result.stderr.startswith("error: ") and "Traceback" not in result.stderr
+
+
+@pytest.fixture
+def unreachable_hub(tmp_path, monkeypatch):
+    """Online mode, but every HTTPS request goes to a closed local port: the Hub cannot answer."""
+    cache = tmp_path / "hf_home" / "hub"
+    cache.mkdir(parents=True)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    for name in ("https_proxy", "HTTPS_PROXY"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")
+    network.forget()
+    yield cache
+    network.forget()
+
+
+def test_unreachable_hub_fails_in_seconds_and_serves_the_cache(tmp_path, unreachable_hub):
+    assert not network.reachable(constants.ENDPOINT)
+    start = time.perf_counter()
+    with pytest.raises(ModelLoadError, match="not in the local Hub cache and the Hub cannot be reached"):
+        load_generator("someone/never-downloaded")
+    assert time.perf_counter() - start < 5
+    assert not is_cached_or_reachable("someone/never-downloaded")
+    torch.manual_seed(0)
+    folder = save_generator(ResnetGenerator(ngf=8, n_blocks=1), tmp_path / "g", model_card("t", "t"))
+    fill_hub_cache(unreachable_hub, "someone/cached", {n: folder / n for n in ("config.json", "model.safetensors")})
+    assert is_cached_or_reachable("someone/cached")
+    assert load_generator("someone/cached").generator is not None
+
+
+def test_missing_local_paths_say_so(tmp_path, monkeypatch):
+    (tmp_path / "weights").mkdir()
+    monkeypatch.chdir(tmp_path)
+    for source in ("weights/photo2monet", "./nothing", "model.safetensors", "~/missing/folder"):
+        with pytest.raises(ModelLoadError, match=f"no such file or folder: {re.escape(source)}"):
+            load_generator(source)
+        assert not is_cached_or_reachable(source)

@@ -18,9 +18,10 @@ from nst.vgg import VGGFeatures, load_vgg19_features
 
 
 def small_config(**changes) -> GatysConfig:
+    """The classic recipe (max pooling, no scheduler, one level) on a tiny problem."""
     base = dict(size=32, steps=6, vgg_weights="random", content_layers=("relu2_1",),
                 style_layers=("relu1_1", "relu2_1"), device="cpu", precision="fp32")  # fmt: skip
-    return GatysConfig(**{**base, **changes})
+    return preset("classic", **{**base, **changes})
 
 
 def test_step_zero_reports_the_papers_losses_exactly(content_image, style_image):
@@ -234,9 +235,11 @@ def test_config_rejects_bad_values(changes, message):
         small_config(**changes)
 
 
-def test_study_preset():
+def test_study_preset_is_the_default():
     config = preset("study", vgg_weights="random")
-    assert (config.pooling, config.init, config.scheduler) == ("avg", "content", "plateau")
+    assert config == GatysConfig(vgg_weights="random")
+    assert (config.pooling, config.init, config.scheduler, config.levels) == ("avg", "content", "plateau", 2)
+    assert config.style_layers == ("relu1_1", "relu2_1", "relu3_1") and config.content_layers == ("relu4_1",)
     assert config.alpha / config.beta == pytest.approx(1e-5)
     with pytest.raises(ValueError, match="unknown preset"):
         preset("nope")

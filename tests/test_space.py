@@ -35,9 +35,14 @@ def test_importing_the_app_touches_no_gpu_and_loads_no_model():
     assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-2000:]
 
 
-def test_examples_come_from_the_project(tmp_path):
-    from nst.examples import GATYS_PAIRS, example_files
+def test_examples_come_from_the_project():
+    from PIL import Image
 
-    files = example_files(tmp_path)
+    from ui.examples import GATYS_PAIRS, PAINTINGS, example_files
+
+    files = example_files()
     assert all(path.is_file() and "shared" not in path.parts for path in files.values())
     assert {name for pair in GATYS_PAIRS for name in pair} <= set(files)
+    shipped = [files[name] for name in (*PAINTINGS, "tubingen")]
+    assert sum(path.stat().st_size for path in shipped) < 2_000_000
+    assert all(max(Image.open(path).size) <= 512 for path in shipped)

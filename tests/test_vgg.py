@@ -121,19 +121,26 @@ def test_wrong_state_dict_and_missing_file(tmp_path):
         load_vgg19_features(str(tmp_path / "missing.pth"))
 
 
-def test_offline_imagenet_error_names_file_and_remedy(monkeypatch, tmp_path):
+@pytest.mark.parametrize("server_answers", [True, False])
+def test_offline_imagenet_error_names_file_and_remedy(monkeypatch, tmp_path, server_answers):
+    """Both ways a download fails say what happened and what to do, in text with no <...> that
+    a browser would swallow as a tag."""
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setattr(vgg, "reachable", lambda url: server_answers)
 
     def offline(*args, **kwargs):
         raise urllib.error.URLError("Temporary failure in name resolution")
 
     monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
+    assert vgg.imagenet_availability() == ("downloadable" if server_answers else "unreachable")
     with pytest.raises(VGGWeightsError) as error:
         load_vgg19_features.__wrapped__("imagenet")
     message = str(error.value)
+    reason = "Temporary failure in name resolution" if server_answers else "cannot be reached"
+    assert reason in message and "<" not in message
     assert "vgg19-dcbb9e9d.pth" in message
     assert str(tmp_path / "hub" / "checkpoints") in message
-    assert "NST_VGG19_WEIGHTS" in message
+    assert "NST_VGG19_WEIGHTS" in message and "random network" in message
 
 
 def _features_and_input_grad(model, image, layer="relu3_1"):

@@ -1,0 +1,32 @@
+"""Example images the app offers, all from the project itself so a deployed Space has them:
+the paintings that style-transfer papers use and the Tübingen photo (copies in ui/images, see
+SOURCES.md there), and photos that scikit-image ships in its wheel (CC0 or public domain)."""
+
+from __future__ import annotations
+
+import importlib.resources
+from pathlib import Path
+
+IMAGES = Path(__file__).resolve().parent / "images"
+
+# scikit-image's bundled photos: chelsea (CC0, Stefan van der Walt), astronaut (public domain,
+# NASA), coffee (CC0, Rachel Michetti).
+SKIMAGE_PHOTOS = {"cat": "chelsea.png", "astronaut": "astronaut.png", "coffee": "coffee.png"}
+PAINTINGS = ("starry_night", "the_scream", "shipwreck", "woman_with_hat_matisse")
+
+# (content, style) pairs the Gatys tab shows as clickable examples
+GATYS_PAIRS = [
+    ("tubingen", "starry_night"),
+    ("cat", "the_scream"),
+    ("astronaut", "shipwreck"),
+    ("coffee", "woman_with_hat_matisse"),
+]
+
+
+def example_files() -> dict[str, Path]:
+    """{name: path} of every example image."""
+    skimage_data = Path(str(importlib.resources.files("skimage") / "data"))
+    files = {name: skimage_data / file for name, file in SKIMAGE_PHOTOS.items()}
+    files["tubingen"] = IMAGES / "tubingen.jpg"
+    files.update({name: IMAGES / f"{name}.jpg" for name in PAINTINGS})
+    return files

@@ -1,0 +1,81 @@
+"""The Gatys tab's loss plot: an SVG drawn with matplotlib, so its words stay text on the page.
+
+Each weighted term of eq. 7 is a curve on a log scale, named at its end and in the legend; terms
+that are exactly zero (the content loss of a copy-of-content start) have no place on a log scale
+and are left out rather than drawn at a floor; each switch to a finer coarse-to-fine level is
+marked, with why the loss jumps there.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import matplotlib
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+COLOURS = {"α·content": "#1f77b4", "β·style": "#d62728", "TV": "#2ca02c", "total": "#222222"}
+
+
+@dataclass
+class LossHistory:
+    """The weighted terms of every step so far, and the steps where a finer level began."""
+
+    steps: list[int]
+    terms: dict[str, list[float]]
+    level_starts: list[tuple[int, tuple[int, int]]]  # (first step, (H, W)) of each level after the first
+
+    @classmethod
+    def empty(cls, with_tv: bool) -> "LossHistory":
+        names = ["α·content", "β·style", "total"] if not with_tv else ["α·content", "β·style", "TV", "total"]
+        return cls([], {name: [] for name in names}, [])
+
+    def add(self, record, alpha: float, beta: float, tv_weight: float) -> None:
+        """Append one nst.gatys.StepRecord, weighted as in eq. 7."""
+        if self.steps and record.size != self._size:
+            self.level_starts.append((record.step, record.size))
+        self._size = record.size
+        self.steps.append(record.step)
+        values = {"α·content": alpha * record.content, "β·style": beta * record.style,
+                  "TV": tv_weight * record.tv, "total": record.total}  # fmt: skip
+        for name, series in self.terms.items():
+            series.append(values[name])
+
+
+def loss_svg(history: LossHistory) -> str:
+    """The plot as an inline <svg> element (fonts as text, so the page can be read and searched)."""
+    figure = Figure(figsize=(6.4, 2.9), dpi=100)
+    figure.subplots_adjust(left=0.12, right=0.97, top=0.9, bottom=0.3)
+    axes = figure.add_subplot()
+    axes.set_yscale("log")
+    axes.set_xlabel("step")
+    axes.set_ylabel("weighted loss (log scale)")
+    axes.grid(True, which="major", alpha=0.3)
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    left_out = []
+    for name, series in history.terms.items():
+        points = [(step, value) for step, value in zip(history.steps, series) if value > 0]
+        if not points:
+            left_out.append(name)
+            continue
+        xs, ys = zip(*points)
+        axes.plot(xs, ys, color=COLOURS[name], label=name, linewidth=2 if name == "total" else 1.4)
+    for step, (height, width) in history.level_starts:
+        axes.axvline(step, color="#888888", linestyle="--", linewidth=1)
+        axes.annotate(f"{width}×{height} px →", (step, 0.04), xycoords=("data", "axes fraction"), ha="right",
+                      xytext=(-4, 0), textcoords="offset points", fontsize=8, color="#555555")  # fmt: skip
+    if axes.lines:
+        axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=4, frameon=False, fontsize=9)
+    notes = []
+    if history.level_starts:
+        notes.append("dashed line: a finer coarse-to-fine level starts; the image is upscaled there, so the loss jumps, then falls")
+    if left_out:
+        notes.append(f"not drawn: {', '.join(left_out)} (exactly zero so far)")
+    if notes:
+        figure.suptitle("; ".join(notes), fontsize=7.5, color="#555555", wrap=True)
+    buffer = io.StringIO()
+    with matplotlib.rc_context({"svg.fonttype": "none"}):  # <text> elements, not glyph outlines
+        figure.savefig(buffer, format="svg")
+    svg = buffer.getvalue()
+    return svg[svg.index("<svg") :]
