@@ -285,11 +285,13 @@ with gr.Blocks(title="Neural style transfer studio") as demo:
         run_event = run_btn.click(stylize, inputs_kwargs={**gatys_images, **gatys_controls},
                                   outputs=[result, loss_plot, download, status, run_state], api_name="gatys",
                                   concurrency_id="gpu", concurrency_limit=1, **NO_PROGRESS_OVERLAY)  # fmt: skip
-        stop_btn.click(stopped_status, run_state, status, cancels=[run_event], api_name=False, queue=False)
+        # the status is written after the cancel has gone through, so nothing from the run overwrites it
+        stop_btn.click(None, cancels=[run_event], api_name=False).then(stopped_status, run_state, status, api_name=False,
+                                                                       **NO_PROGRESS_OVERLAY)  # fmt: skip
         preset_in.change(preset_values, preset_in, {c for f, c in gatys_controls.items() if f in CONFIG_TYPES or f in ("log10_ratio",)},
                          api_name=False)  # fmt: skip
         use_random_btn.click(lambda: "random", None, network_in, api_name=False)
-        demo.load(vgg_notice, None, [vgg_note, use_random_btn], api_name=False)
+        demo.load(vgg_notice, None, [vgg_note, use_random_btn], api_name=False, **NO_PROGRESS_OVERLAY)
 
     with gr.Tab("CycleGAN"):
         choices = model_choices()
@@ -309,8 +311,8 @@ with gr.Blocks(title="Neural style transfer studio") as demo:
         translate_btn.click(fetch_model, [model_in, direction_in], cg_status, api_name=False, **NO_PROGRESS_OVERLAY).success(
             cyclegan, [image_in, model_in, direction_in, max_side_in], [comparison, cg_status], api_name="cyclegan",
             concurrency_id="gpu", concurrency_limit=1, **NO_PROGRESS_OVERLAY)  # fmt: skip
-        model_in.change(model_info, model_in, [direction_in, model_note], api_name=False)
-        demo.load(model_info, model_in, [direction_in, model_note], api_name=False)
+        model_in.change(model_info, model_in, [direction_in, model_note], api_name=False, **NO_PROGRESS_OVERLAY)
+        demo.load(model_info, model_in, [direction_in, model_note], api_name=False, **NO_PROGRESS_OVERLAY)
 
 
 def main() -> None:

@@ -7,7 +7,9 @@ namespace or a UI label.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Literal, get_args, get_origin, get_type_hints
 
@@ -184,3 +186,16 @@ def _as_tuple(values, kind) -> tuple:
 def _check(condition: bool, message: str) -> None:
     if not condition:
         raise ValueError(message)
+
+
+def field_help(cls) -> dict[str, str]:
+    """{field: the comment after it in the class body}: a config's comments are its --help."""
+    comments, pending = {}, None
+    for line in inspect.getsource(cls).splitlines():
+        match = re.match(r"\s+(\w+): [^#]*?(?:#\s*(.*))?$", line)
+        if match and match.group(1) in {f.name for f in dataclasses.fields(cls)}:
+            pending = match.group(1)
+            comments[pending] = match.group(2) or ""
+        elif pending and re.match(r"\s+#\s*(.*)$", line):  # a comment continued on the next line
+            comments[pending] += " " + re.match(r"\s+#\s*(.*)$", line).group(1)
+    return comments

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 import torch
 import torch.nn.functional as F
@@ -19,7 +19,8 @@ from torch import nn
 
 from nst.cyclegan import NLayerDiscriminator, ResnetGenerator, init_weights
 
-LR_POLICIES = ("linear", "plateau")
+LrPolicy = Literal["linear", "plateau"]
+LR_POLICIES = get_args(LrPolicy)
 
 
 @dataclass
@@ -30,20 +31,20 @@ class CycleGANTrainConfig:
     ndf: int = 64  # discriminator filters in the first layer
     n_blocks: int = 9  # residual blocks: 9 for 256 px images, 6 for 128 px
     lambda_cyc: float = 10.0  # weight of the cycle-consistency L1 loss (eq. 2)
-    lambda_id: float = 0.5  # identity L1 weight, as a fraction of lambda_cyc
-    lr: float = 2e-4
-    beta1: float = 0.5  # Adam betas (0.5, 0.999)
+    lambda_id: float = 0.5  # identity L1 weight as a fraction of lambda_cyc (0.5 means 0.5 * lambda_cyc; 0 turns it off)
+    lr: float = 2e-4  # Adam learning rate of generators and discriminators
+    beta1: float = 0.5  # Adam beta1 (beta2 is 0.999)
     epochs: int = 100  # epochs at the initial learning rate
     decay_epochs: int = 100  # epochs of linear decay to zero after that (lr_policy "linear")
-    lr_policy: Literal["linear", "plateau"] = "linear"  # or reduce on plateau of the epoch's G loss
-    batch_size: int = 1
-    load_size: int = 286  # images are resized to this square ...
-    crop_size: int = 256  # ... and randomly cropped to this
+    lr_policy: LrPolicy = "linear"  # linear: constant, then linear decay; plateau: x0.2 when the epoch's G loss stalls 5 epochs
+    batch_size: int = 1  # images of each domain per step
+    load_size: int = 286  # images are resized to this square, then cropped to crop_size
+    crop_size: int = 256  # side of the random crops trained on (a multiple of 4)
     pool_size: int = 50  # history of generated images shown to the discriminators
-    n_critic: int = 1  # discriminator updates per generator update
-    d_clip: float | None = None  # clamp discriminator weights to [-d_clip, d_clip] after updates
+    n_critic: int = 1  # discriminator updates per generator update (the study's variation; 1 in the paper)
+    d_clip: float | None = None  # clamp discriminator weights to [-d_clip, d_clip] after each update (WGAN-style; off by default)
     max_batches_per_epoch: int | None = None  # shorten epochs (quick studies)
-    seed: int = 0
+    seed: int = 0  # seeds weights, data order and crops
 
     def __post_init__(self):
         checks = [

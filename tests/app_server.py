@@ -19,8 +19,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def serve_app_with_tiny_generator(tmp_path_factory):
-    """Yield an AppServer whose weights folder holds `tiny`, a random 2-block generator."""
+def serve_app_with_tiny_generator(tmp_path_factory, **env):
+    """Yield an AppServer whose weights folder holds `tiny`, a random 2-block generator;
+    `env` sets (or, with None, removes) environment variables of the app."""
     import torch
 
     from nst.cyclegan import ResnetGenerator, init_weights
@@ -29,7 +30,7 @@ def serve_app_with_tiny_generator(tmp_path_factory):
     weights = tmp_path_factory.mktemp("weights")
     torch.manual_seed(0)
     save_generator(init_weights(ResnetGenerator(ngf=8, n_blocks=2)), weights / "tiny", model_card("tiny", "random"))
-    server = AppServer(weights, tmp_path_factory.mktemp("logs") / "app.log")
+    server = AppServer(weights, tmp_path_factory.mktemp("logs") / "app.log", env)
     yield server
     server.stop()
 
@@ -37,11 +38,16 @@ def serve_app_with_tiny_generator(tmp_path_factory):
 class AppServer:
     """`python app.py` with random VGG19 weights and a weights folder made by the test."""
 
-    def __init__(self, weights_dir: Path, log_path: Path):
+    def __init__(self, weights_dir: Path, log_path: Path, extra_env: dict | None = None):
         self.port, self.weights_dir = free_port(), Path(weights_dir)
         self.url = f"http://127.0.0.1:{self.port}/"
         env = {**os.environ, "GRADIO_SERVER_PORT": str(self.port), "NST_VGG19_WEIGHTS": "random",
                "NST_WEIGHTS_DIR": str(weights_dir), "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}  # fmt: skip
+        for name, value in (extra_env or {}).items():
+            if value is None:
+                env.pop(name, None)
+            else:
+                env[name] = value
         self.log_path, self.log = Path(log_path), open(log_path, "w")
         self.process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 180

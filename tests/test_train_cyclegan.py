@@ -5,6 +5,7 @@ G_AB learn to turn red into blue. The Hub cannot be reached here: the push tests
 boundary, recording the repo and upload calls the script makes.
 """
 
+import dataclasses
 import importlib.util
 import json
 import subprocess
@@ -265,3 +266,16 @@ def test_bad_options_are_rejected():
         train_cyclegan.parse_args(["--dataset", "x", "--crop-size", "30"])
     with pytest.raises(ValueError, match="lr_policy must be linear or plateau"):
         CycleGANTrainConfig(lr_policy="cosine")
+
+
+def test_every_training_flag_has_help_text():
+    """--help explains each recipe flag from the config's field comments."""
+    from nst.config import GatysConfig, field_help
+
+    helps = field_help(CycleGANTrainConfig)
+    assert set(helps) == {f.name for f in dataclasses.fields(CycleGANTrainConfig)}
+    assert all(len(text) > 10 for text in helps.values()), helps
+    assert "fraction of lambda_cyc" in helps["lambda_id"]
+    assert field_help(GatysConfig)["size"] == "long side of the output in pixels; the content's aspect ratio is kept"
+    result = subprocess.run([sys.executable, "train/cyclegan.py", "--help"], cwd=ROOT, capture_output=True, text=True)
+    assert "discriminator updates per generator update" in " ".join(result.stdout.split())

@@ -35,6 +35,7 @@ from nst.cyclegan_training import (  # noqa: E402
     LR_POLICIES, CycleGANTrainConfig, Discriminators, Generators, ImagePool, linear_lr_factor, sample_grid,
     training_step,
 )  # fmt: skip
+from nst.config import field_help  # noqa: E402
 from nst.hub import model_card, push_folder, save_cyclegan  # noqa: E402
 
 logger = logging.getLogger("train.cyclegan")
@@ -53,12 +54,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     data.add_argument("--num-workers", type=int, default=4, help="data loader workers (default: 4)")
     recipe = parser.add_argument_group("recipe (defaults of the reference implementation)")
     defaults, hints = CycleGANTrainConfig(), typing.get_type_hints(CycleGANTrainConfig)
+    helps = field_help(CycleGANTrainConfig)  # the config's field comments
     for field in dataclasses.fields(CycleGANTrainConfig):
         default = getattr(defaults, field.name)
         kind = next(t for t in typing.get_args(hints[field.name]) or (hints[field.name],) if t is not type(None))
         choices = LR_POLICIES if field.name == "lr_policy" else None
         recipe.add_argument(f"--{field.name.replace('_', '-')}", type=str if choices else kind, default=default,
-                            choices=choices, help=f"(default: {default})")  # fmt: skip
+                            choices=choices, help=f"{helps[field.name]} (default: {default})")  # fmt: skip
     run = parser.add_argument_group("running")
     run.add_argument("--output-dir", default="outputs/cyclegan", help="where everything is written (default: outputs/cyclegan)")
     run.add_argument("--mixed-precision", default="no", choices=("no", "fp16", "bf16"), help="(default: no)")
