@@ -14,7 +14,6 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # run as `python bench/x.py` from anywhere
 SHARED_IMAGES = ROOT.parent / "shared" / "images"
 
 

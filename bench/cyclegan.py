@@ -1,7 +1,7 @@
 """Benchmark: CycleGAN inference and training against the reference-style baseline, in one run.
 
-    python bench/cyclegan.py            # CPU inference always; GPU throughput when CUDA is present
-    python bench/cyclegan.py --quick    # small sizes, a smoke test of the script
+    python -m bench.cyclegan            # CPU inference always; GPU throughput when CUDA is present
+    python -m bench.cyclegan --quick    # small sizes, a smoke test of the script
 
 The baseline is the textbook way: the 9-block generator with nn.InstanceNorm2d, fp32, contiguous
 tensors, `model(x)` under no_grad; for training, the reference recipe in fp32 at batch 1.
@@ -15,19 +15,18 @@ import copy
 import functools
 from pathlib import Path
 
-from common import interleaved, machine, parse_bench_args, print_table, timed, write_json
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from PIL import Image  # noqa: E402
-from torch import nn  # noqa: E402
-
-from nst.cyclegan import ResnetGenerator, init_weights  # noqa: E402
-from nst.cyclegan_training import (  # noqa: E402
+from bench.common import interleaved, machine, parse_bench_args, print_table, timed, write_json
+from nst.cyclegan import ResnetGenerator, init_weights
+from nst.cyclegan_training import (
     CycleGANTrainConfig, Discriminators, Generators, ImagePool, training_step,
 )  # fmt: skip
-from nst.device import resolve_device  # noqa: E402
-from nst.translate import prepare_generator, translate  # noqa: E402
+from nst.device import resolve_device
+from nst.translate import prepare_generator, translate
 
 
 def with_instance_norm(module: nn.Module) -> nn.Module:

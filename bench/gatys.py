@@ -1,7 +1,7 @@
 """Benchmark: our Gatys engine against the textbook baseline (bench/baseline_gatys.py), in one run.
 
-    python bench/gatys.py                 # full run; CPU parts take about 20 minutes on 2 cores
-    python bench/gatys.py --quick         # small sizes, a smoke test of the script
+    python -m bench.gatys                 # full run; CPU parts take about 20 minutes on 2 cores
+    python -m bench.gatys --quick         # small sizes, a smoke test of the script
 
 Prints tables and writes bench/results/gatys-<device>.json. Speed is always a ratio against the
 baseline measured in the same run (interleaved repeats, medians), on the same images, size,
@@ -17,17 +17,16 @@ import os
 import time
 from pathlib import Path
 
-from common import SHARED_IMAGES, interleaved, machine, parse_bench_args, print_table, timed, write_json
+import torch
 
-import torch  # noqa: E402  (after common, which puts the project on sys.path)
-
-from baseline_gatys import CONTENT_LAYERS, STYLE_LAYERS, TextbookLoss, TextbookVGG, textbook_stylize  # noqa: E402
-from nst.config import GatysConfig, preset  # noqa: E402
-from nst.device import resolve_device  # noqa: E402
-from ui.examples import example_files  # noqa: E402
-from nst.gatys import run_gatys  # noqa: E402
-from nst.images import fit_long_side, image_to_tensor, load_image, tensor_to_image  # noqa: E402
-from nst.vgg import imagenet_cache_path, load_vgg19_features  # noqa: E402
+from bench.baseline_gatys import CONTENT_LAYERS, STYLE_LAYERS, TextbookLoss, TextbookVGG, textbook_stylize
+from bench.common import SHARED_IMAGES, interleaved, machine, parse_bench_args, print_table, timed, write_json
+from nst.config import GatysConfig, preset
+from nst.device import resolve_device
+from nst.gatys import run_gatys
+from nst.images import fit_long_side, image_to_tensor, load_image, tensor_to_image
+from nst.vgg import imagenet_cache_path, load_vgg19_features
+from ui.examples import example_files
 
 
 def vgg_source() -> str:

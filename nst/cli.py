@@ -161,7 +161,7 @@ def _run_import_official(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m nst", description="Neural style transfer studio")
+    parser = argparse.ArgumentParser(prog="nst", description="Neural style transfer studio (also: python -m nst)")
     subparsers = parser.add_subparsers(required=True, metavar="COMMAND")
     _add_gatys(subparsers)
     _add_cyclegan(subparsers)

@@ -14,17 +14,19 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("script,keys", [
-    ("gatys.py", {"speed_256", "loss_agreement", "time_to_quality_512", "machine", "vgg_weights"}),
-    ("cyclegan.py", {"cpu_inference", "machine"}),
+    ("gatys", {"speed_256", "loss_agreement", "time_to_quality_512", "machine", "vgg_weights"}),
+    ("cyclegan", {"cpu_inference", "machine"}),
 ])  # fmt: skip
 def test_bench_script_quick_run(tmp_path, script, keys):
-    result = subprocess.run([sys.executable, str(ROOT / "bench" / script), "--quick", "--device", "cpu", "--out", str(tmp_path)],
-                            capture_output=True, text=True, timeout=600, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})  # fmt: skip
+    # --device cpu: the GPU sections are skipped, and the script must say so
+    result = subprocess.run([sys.executable, "-m", f"bench.{script}", "--quick", "--device", "cpu", "--out", str(tmp_path)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=600,
+                            env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(next(tmp_path.glob("*.json")).read_text())
-    assert keys <= set(report)
-    assert "GPU" in result.stdout  # says whether the GPU part ran or was skipped
-    if script == "gatys.py":
+    assert keys <= set(report) and not any(key.startswith("gpu") for key in report)
+    assert "skipped: no CUDA device here" in result.stdout
+    if script == "gatys":
         contenders = {row["contender"] for row in report["speed_256"]}
         assert contenders == {"baseline (textbook, fp32)", "ours fp32", "ours mixed", "ours bf16"}
         assert [row["precision"] for row in report["loss_agreement"]] == ["fp32", "mixed", "bf16"]

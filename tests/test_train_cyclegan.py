@@ -6,7 +6,6 @@ boundary, recording the repo and upload calls the script makes.
 """
 
 import dataclasses
-import importlib.util
 import json
 import subprocess
 import sys
@@ -26,22 +25,12 @@ from nst.cyclegan_training import (
 from nst.hub import load_generator
 from nst.translate import translate
 from synthetic_cyclegan import make_dataset
+from train import cyclegan as train_cyclegan
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "train" / "cyclegan.py"
 TINY = ["--ngf", "8", "--ndf", "8", "--n-blocks", "2", "--load-size", "36", "--crop-size", "32", "--batch-size", "2",
         "--num-workers", "0", "--lr", "2e-3", "--sample-steps", "4"]  # fmt: skip
-
-
-def _load_script():
-    spec = importlib.util.spec_from_file_location("train_cyclegan", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-train_cyclegan = _load_script()
 
 
 def train(dataset, out, *extra) -> int:

@@ -23,20 +23,18 @@ import sys
 import typing
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere: find nst/
+import torch
+from accelerate import Accelerator
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
 
-import torch  # noqa: E402
-from accelerate import Accelerator  # noqa: E402
-from torch.utils.data import DataLoader  # noqa: E402
-from tqdm.auto import tqdm  # noqa: E402
-
-from nst.cyclegan_data import DataError, UnpairedDataset, folder_domains, load_domains  # noqa: E402
-from nst.cyclegan_training import (  # noqa: E402
+from nst.cyclegan_data import DataError, UnpairedDataset, folder_domains, load_domains
+from nst.cyclegan_training import (
     LR_POLICIES, CycleGANTrainConfig, Discriminators, Generators, ImagePool, linear_lr_factor, sample_grid,
     training_step,
 )  # fmt: skip
-from nst.config import field_help  # noqa: E402
-from nst.hub import model_card, push_folder, save_cyclegan  # noqa: E402
+from nst.config import field_help
+from nst.hub import model_card, push_folder, save_cyclegan
 
 logger = logging.getLogger("train.cyclegan")
 CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
