@@ -22,7 +22,8 @@ from PIL import Image
 
 from nst.config import CHOICES, DEFAULT_LR, PRESETS, VGG_WEIGHTS_ENV, GatysConfig, default_vgg_weights, preset
 from nst.gatys import run_gatys
-from nst.hub import DIRECTIONS, ModelLoadError, is_cached_or_reachable, load_generator
+from nst.checkpoints import ModelLoadError
+from nst.hub import DIRECTIONS, is_cached_or_reachable, load_generator
 from nst.images import ImageError
 from nst.translate import prepare_generator, translate
 from nst.vgg import IMAGENET_FILE, VGG19_LAYER_NAMES, VGGWeightsError, imagenet_availability, imagenet_cache_path

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import get_args
 
 from nst.config import CHOICES, PRESETS, VGG_WEIGHTS_ENV, GatysConfig, InferencePrecision, preset
-from nst.hub import ModelLoadError
+from nst.checkpoints import ModelLoadError
+from nst.hub import DIRECTIONS
 from nst.vgg import VGGWeightsError
 
 _GATYS_DEFAULTS = {f.name: f.default for f in dataclasses.fields(GatysConfig)}
@@ -118,7 +119,7 @@ def _add_cyclegan(subparsers) -> None:
     p.add_argument("--model", required=True, help="Hub repo id (owner/name[@revision]), local folder, .safetensors or .pth")
     p.add_argument("--input", required=True, help="input image")
     p.add_argument("--out", required=True, help="output image")
-    p.add_argument("--direction", default="AtoB", choices=("AtoB", "BtoA"), help="which generator (default: AtoB)")
+    p.add_argument("--direction", default="AtoB", choices=DIRECTIONS, help="which generator (default: AtoB)")
     p.add_argument("--size", type=int, default=None, help="scale down so the long side is at most this (default: keep)")
     p.add_argument("--device", default="auto", choices=CHOICES["device"], help="device (default: auto)")
     p.add_argument("--precision", default="auto", choices=get_args(InferencePrecision),
@@ -142,22 +143,37 @@ def _run_cyclegan(args: argparse.Namespace) -> None:
     print(f"saved {out} ({loaded.layout} generator{', ' + loaded.label if loaded.label else ''})")
 
 
+def add_hub_flags(parser) -> None:
+    """--push-to-hub, --hub-repo-id and --hub-private: one convention for every command that
+    uploads (this CLI's import-official and train/cyclegan.py)."""
+    group = parser.add_argument_group("Hugging Face Hub")
+    group.add_argument("--push-to-hub", action="store_true", help="upload the result to the Hub")
+    group.add_argument("--hub-repo-id", metavar="USER/NAME", help="the model repo (created if needed)")
+    group.add_argument("--hub-private", action="store_true", help="create the repo as private")
+
+
+def check_hub_flags(parser, args) -> None:
+    if args.push_to_hub and not args.hub_repo_id:
+        parser.error("--push-to-hub needs --hub-repo-id USER/NAME")
+
+
 def _add_import_official(subparsers) -> None:
     p = subparsers.add_parser("import-official", help="convert a reference-implementation latest_net_G.pth")
     p.add_argument("checkpoint", help="generator checkpoint of junyanz/pytorch-CycleGAN-and-pix2pix")
     p.add_argument("--out", required=True, help="output folder (config.json, model.safetensors, README.md)")
-    p.add_argument("--push-to-hub", metavar="REPO_ID", help="also upload the folder to this Hub repo")
-    p.add_argument("--hub-private", action="store_true", help="create the Hub repo as private")
-    p.set_defaults(run=_run_import_official)
+    add_hub_flags(p)
+    p.set_defaults(run=_run_import_official, check=check_hub_flags)
 
 
 def _run_import_official(args: argparse.Namespace) -> None:
-    from nst.hub import import_official, push_folder
+    from nst.hub import create_repo, import_official, push_folder
 
-    folder = import_official(Path(args.checkpoint), Path(args.out))
+    if args.push_to_hub:
+        create_repo(args.hub_repo_id, private=args.hub_private)
+    folder = import_official(Path(args.checkpoint), Path(args.out), args.hub_repo_id or "OWNER/NAME")
     print(f"saved {folder}")
     if args.push_to_hub:
-        print(f"uploaded to {push_folder(folder, args.push_to_hub, private=args.hub_private)}")
+        print(f"uploaded to {push_folder(folder, args.hub_repo_id)}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -170,7 +186,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if hasattr(args, "check"):
+        args.check(parser, args)
     try:
         args.run(args)
     except (ValueError, OSError, VGGWeightsError, ModelLoadError) as error:

@@ -23,7 +23,7 @@ PreserveColor = Literal["none", "luminance", "histogram"]
 Device = Literal["auto", "cpu", "cuda", "mps"]
 Precision = Literal["auto", "fp32", "mixed", "bf16"]
 
-InferencePrecision = Literal["auto", "fp32", "bf16"]  # of CycleGAN inference (nst.device.autocast_dtype)
+InferencePrecision = Literal["auto", "fp32", "bf16"]  # of CycleGAN inference (nst.device.inference_dtype)
 
 # Learning rate used when `lr` is None. LBFGS takes its step length from the curvature, so 1 is
 # its natural scale; Adam moves pixels in [0, 1] directly and needs a small step.

@@ -63,10 +63,14 @@ class ResnetGenerator(
     3x3 convolution), which most CycleGAN generators on the Hugging Face Hub use.
     """
 
+    architecture = "resnet"  # its name in GENERATORS and in a saved config.json
+    input_multiple = 4  # two stride-2 stages: input sides must be multiples of 2**2
+
     def __init__(self, ngf: int = 64, n_blocks: int = 9, upsampling: str = "transpose"):
         super().__init__()
         if upsampling not in UPSAMPLINGS:
             raise ValueError(f"upsampling must be one of {UPSAMPLINGS}; got {upsampling!r}")
+        self.hub_config = {"architecture": self.architecture, "ngf": ngf, "n_blocks": n_blocks, "upsampling": upsampling}
         layers = [nn.ReflectionPad2d(3), *_conv_norm_relu(nn.Conv2d(3, ngf, 7), ngf)]
         for mult in (1, 2):  # d128, d256
             layers += _conv_norm_relu(nn.Conv2d(ngf * mult, ngf * mult * 2, 3, stride=2, padding=1), ngf * mult * 2)
@@ -82,6 +86,19 @@ class ResnetGenerator(
 
     def forward(self, x):  # (B, 3, H, W) in [-1, 1], H and W multiples of 4
         return self.model(x)
+
+
+# Generator architectures by the name a saved config.json gives ("architecture"); a new one is a
+# class with `architecture`, `input_multiple` and `hub_config`, added here.
+GENERATORS: dict[str, type[nn.Module]] = {ResnetGenerator.architecture: ResnetGenerator}
+
+
+def generator_class(config: dict) -> type[nn.Module]:
+    """The class a generator config names; configs from before the table mean "resnet"."""
+    name = config.get("architecture", "resnet")
+    if name not in GENERATORS:
+        raise ValueError(f"unknown generator architecture {name!r}; known: {', '.join(GENERATORS)}")
+    return GENERATORS[name]
 
 
 class NLayerDiscriminator(nn.Module):

@@ -18,6 +18,7 @@ from PIL import Image
 from torch import nn
 
 from nst.cyclegan import NLayerDiscriminator, ResnetGenerator, init_weights
+from nst.schedules import linear_lr_factor
 
 LrPolicy = Literal["linear", "plateau"]
 LR_POLICIES = get_args(LrPolicy)
@@ -36,7 +37,10 @@ class CycleGANTrainConfig:
     beta1: float = 0.5  # Adam beta1 (beta2 is 0.999)
     epochs: int = 100  # epochs at the initial learning rate
     decay_epochs: int = 100  # epochs of linear decay to zero after that (lr_policy "linear")
-    lr_policy: LrPolicy = "linear"  # linear: constant, then linear decay; plateau: x0.2 when the epoch's G loss stalls 5 epochs
+    lr_policy: LrPolicy = "linear"  # linear: constant, then linear decay; plateau: cut when the epoch's G loss stalls
+    plateau_factor: float = 0.2  # lr_policy plateau: multiply the rate by this ...
+    plateau_patience: int = 5  # ... after this many epochs without a relative improvement of ...
+    plateau_threshold: float = 0.01  # ... this much in the epoch's mean generator loss
     batch_size: int = 1  # images of each domain per step
     load_size: int = 286  # images are resized to this square, then cropped to crop_size
     crop_size: int = 256  # side of the random crops trained on (a multiple of 4)
@@ -56,6 +60,7 @@ class CycleGANTrainConfig:
             (self.crop_size % 4 == 0 and self.crop_size >= 16, "crop_size must be a multiple of 4, at least 16"),
             (self.load_size >= self.crop_size, "load_size must be at least crop_size"),
             (self.d_clip is None or self.d_clip > 0, "d_clip must be positive"),
+            (0 < self.plateau_factor < 1 and self.plateau_patience >= 0, "plateau_factor must be in (0, 1), plateau_patience >= 0"),
             (self.max_batches_per_epoch is None or self.max_batches_per_epoch >= 1, "max_batches_per_epoch must be at least 1"),
         ]
         for ok, message in checks:
@@ -175,10 +180,14 @@ class ImagePool:
         self.generator.set_state(state["rng"])
 
 
-def linear_lr_factor(epoch: int, epochs: int, decay_epochs: int) -> float:
-    """Learning-rate multiplier for 0-based `epoch`: 1 for `epochs` epochs, then down by
-    1 / (decay_epochs + 1) per epoch (the reference implementation's "linear" policy)."""
-    return 1.0 - max(0, epoch + 1 - epochs) / float(decay_epochs + 1)
+def make_lr_scheduler(optimizer: torch.optim.Optimizer, config: CycleGANTrainConfig):
+    """Stepped once per epoch (nst.schedules.step_scheduler with the epoch's mean G loss):
+    constant then linear decay, or reduce-on-plateau of that loss."""
+    if config.lr_policy == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, factor=config.plateau_factor, patience=config.plateau_patience, threshold=config.plateau_threshold
+        )
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: linear_lr_factor(epoch, config.epochs, config.decay_epochs))
 
 
 def training_step(

@@ -44,7 +44,7 @@ def has_fast_bf16(device: torch.device) -> bool:
     return device.type == "cuda" or (device.type == "cpu" and cpu_has_fast_bf16())
 
 
-def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+def inference_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     """The dtype of a network's forward pass (CycleGAN inference), or None for plain fp32.
 
     "auto" means bf16 where bf16 is fast: fine for a single forward pass.

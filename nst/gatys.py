@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import torch
 from PIL import Image
@@ -20,20 +20,27 @@ from nst.config import GatysConfig
 from nst.device import resolve_device, vgg_dtypes
 from nst.images import fit_long_side, image_to_tensor, load_image, resize_tensor, tensor_to_image
 from nst.losses import content_loss, style_loss, style_target_gram, tv_loss
+from nst.schedules import step_scheduler
 from nst.vgg import VGGFeatures, load_vgg19_features
 
 ImageSource = str | os.PathLike | Image.Image
 
 
 @dataclass
-class StepRecord:
-    """What one step reports: the four losses of eq. 7 (content and style before alpha and beta)."""
+class Losses:
+    """The terms of eq. 7 for one image: content and style before alpha and beta."""
 
-    step: int
     content: float
     style: float
     tv: float
     total: float  # alpha * content + beta * style + tv_weight * tv (coarse levels: see _evaluate)
+
+
+@dataclass
+class StepRecord(Losses):
+    """What one step reports: its losses, and where the run is."""
+
+    step: int
     elapsed_s: float
     size: tuple[int, int]  # (H, W) of the image at this step (changes between levels)
     lr: float
@@ -41,13 +48,30 @@ class StepRecord:
 
     def losses(self) -> dict:
         """The JSON-log entry of this step."""
-        return {k: getattr(self, k) for k in ("step", "content", "style", "tv", "total", "elapsed_s")}
+        return {k: getattr(self, k) for k in ("step", *LOSS_FIELDS, "elapsed_s")}
+
+
+LOSS_FIELDS = tuple(f.name for f in fields(Losses))
 
 
 @dataclass
 class _Targets:
     content: dict[str, torch.Tensor]  # P^l, detached
     grams: dict[str, torch.Tensor]  # A^l, blended over the style images, fp32
+
+
+@dataclass
+class _Level:
+    """One coarse-to-fine level: its size, its share of the steps and what it optimises towards."""
+
+    size: tuple[int, int]  # (H, W)
+    updates: int
+    content: torch.Tensor  # (1, 3, H, W), the content image at this size
+    style: torch.Tensor  # the first style image, prepared for this level (init "style" starts from it)
+    targets: _Targets
+    pixel_weight: float  # L_content and L_tv sum over pixels, E_l is normalised by M_l^2 (eq. 4):
+    # a level with 4x fewer pixels weights them 4x to optimise the finest level's trade-off
+    last: bool
 
 
 def level_plan(config: GatysConfig, content_size: tuple[int, int]) -> list[tuple[tuple[int, int], int]]:
@@ -87,57 +111,64 @@ def run_gatys(
     Yields records for steps 0..config.steps; every `image_every` steps (0: never) and at the last
     step the record carries the current image. Targets are computed once per level.
     """
-    start = time.perf_counter()
+    clock = time.perf_counter()
     styles = list(styles) if isinstance(styles, (list, tuple)) else [styles]
     if not styles:
         raise ValueError("at least one style image is needed")
     blend = _blend_weights(config, len(styles))
     device = resolve_device(config.device)
-    content_image = load_image(content)
-    style_images = [load_image(style) for style in styles]
+    content_image, style_images = load_image(content), [load_image(style) for style in styles]
     layers = config.content_layers + config.style_layers
-    dtypes = vgg_dtypes(config.precision, device)
-    vgg = VGGFeatures(load_vgg19_features(config.vgg_weights), layers, config.pooling, *dtypes).to(device)
+    vgg = VGGFeatures(load_vgg19_features(config.vgg_weights), layers, config.pooling, *vgg_dtypes(config.precision, device))
+    vgg = vgg.to(device)
+    step, image, coarser = 0, None, None
+    for level in _levels(config, vgg, content_image, style_images, blend, device):
+        if coarser is None:
+            image = initial_image(config, level.content, level.style)
+        else:  # this level's content plus the upsampled change the coarser level made to its own:
+            # upsampling the coarse image itself would start from a blurred content
+            image = level.content + resize_tensor(image.detach() - coarser.content, level.size)
+        image = image.detach().requires_grad_(True)
+        step = yield from _optimise_level(config, vgg, level, image, step, clock, content_image, image_every)
+        coarser = level
 
-    step, image = 0, None
+
+def _levels(config, vgg, content_image, style_images, blend, device) -> Iterator[_Level]:
+    """The levels of level_plan with their targets, each computed when its level begins."""
     plan = level_plan(config, content_image.size)
     finest = plan[-1][0]
-    for level, (size, updates) in enumerate(plan):
-        # L_content and L_tv sum over pixels while E_l is normalised by M_l^2 (eq. 4), so a level
-        # with 4x fewer pixels weights them 4x to optimise the finest level's trade-off.
-        pixel_weight = (finest[0] * finest[1]) / (size[0] * size[1])
+    for index, (size, updates) in enumerate(plan):
         content_t = image_to_tensor(content_image, size).to(device)
         style_ts = [_style_tensor(config, style, content_t, size) for style in style_images]
         if config.preserve_color == "luminance":
             content_t = color.luminance(content_t)
         targets = _compute_targets(config, vgg, content_t, style_ts, blend)
-        if image is None:
-            image = initial_image(config, content_t, style_ts[0])
-        else:  # this level's content plus the upsampled change the coarser level made to its own:
-            # upsampling the coarse image itself would start from a blurred content
-            image = content_t + resize_tensor(image.detach() - coarser_content, size)
-        coarser_content = content_t
-        image = image.detach().requires_grad_(True)
-        optimizer = _make_optimizer(config, image)
-        scheduler = _make_scheduler(config, optimizer)
-        last_level = level == len(plan) - 1
-        for update in range(updates + last_level):
-            is_update = update < updates
-            losses = _evaluate(config, vgg, image, targets, pixel_weight, backward=is_update)
-            final = last_level and not is_update
-            want_image = final or (image_every > 0 and step % image_every == 0)
-            yield StepRecord(
-                step=step,
-                **{k: float(v) for k, v in losses.items()},
-                elapsed_s=time.perf_counter() - start,
-                size=size,
-                lr=optimizer.param_groups[0]["lr"],
-                image=_to_output(config, image, content_image, size) if want_image else None,
-            )
-            if is_update:
-                optimizer.step(lambda: losses["total"])  # gradients are already in image.grad
-                _step_scheduler(scheduler, losses["total"])
-                step += 1
+        pixel_weight = (finest[0] * finest[1]) / (size[0] * size[1])
+        yield _Level(size, updates, content_t, style_ts[0], targets, pixel_weight, last=index == len(plan) - 1)
+
+
+def _optimise_level(config, vgg, level: _Level, image, step: int, clock: float, content_image, image_every: int):
+    """`level.updates` optimiser steps on `image`, yielding a record before each (and, at the
+    last level, one for the final image); returns the step count reached."""
+    optimizer = _make_optimizer(config, image)
+    scheduler = _make_scheduler(config, optimizer)
+    for update in range(level.updates + level.last):
+        is_update = update < level.updates
+        losses = _evaluate(config, vgg, image, level.targets, level.pixel_weight, backward=is_update)
+        want_image = (level.last and not is_update) or (image_every > 0 and step % image_every == 0)
+        yield StepRecord(
+            **{name: float(getattr(losses, name)) for name in LOSS_FIELDS},
+            step=step,
+            elapsed_s=time.perf_counter() - clock,
+            size=level.size,
+            lr=optimizer.param_groups[0]["lr"],
+            image=_to_output(config, image, content_image, level.size) if want_image else None,
+        )
+        if is_update:
+            optimizer.step(lambda: losses.total)  # gradients are already in image.grad
+            step_scheduler(scheduler, losses.total)
+            step += 1
+    return step
 
 
 def stylize(config: GatysConfig, content: ImageSource, styles, image_every: int = 0):
@@ -178,7 +209,7 @@ def _compute_targets(config, vgg, content_t, style_ts, blend) -> _Targets:
     return _Targets({layer: content_features[layer].detach() for layer in config.content_layers}, grams)
 
 
-def _evaluate(config, vgg, image, targets: _Targets, pixel_weight: float, backward: bool) -> dict[str, torch.Tensor]:
+def _evaluate(config, vgg, image, targets: _Targets, pixel_weight: float, backward: bool) -> Losses:
     """One loss evaluation (eq. 7) and, if `backward`, its gradient into image.grad.
 
     `pixel_weight` multiplies the per-pixel sums L_content and L_tv (1 at the finest level).
@@ -197,7 +228,7 @@ def _evaluate(config, vgg, image, targets: _Targets, pixel_weight: float, backwa
         if backward:
             image.grad = None
             total.backward()
-    return {"content": l_content.detach(), "style": l_style.detach(), "tv": l_tv.detach(), "total": total.detach()}
+    return Losses(l_content.detach(), l_style.detach(), l_tv.detach(), total.detach())  # tensors, for LBFGS
 
 
 def _make_optimizer(config: GatysConfig, image: torch.Tensor) -> torch.optim.Optimizer:
@@ -218,13 +249,6 @@ def _make_scheduler(config: GatysConfig, optimizer):
     if config.scheduler == "step":
         return torch.optim.lr_scheduler.StepLR(optimizer, config.scheduler_step_size, config.scheduler_gamma)
     return None
-
-
-def _step_scheduler(scheduler, loss: torch.Tensor) -> None:
-    if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-        scheduler.step(float(loss))
-    elif scheduler is not None:
-        scheduler.step()
 
 
 def _to_output(config: GatysConfig, image: torch.Tensor, content: Image.Image, size) -> Image.Image:

@@ -1,52 +1,50 @@
-"""Loading and saving CycleGAN generators: Hugging Face Hub repos, local folders and files.
+"""CycleGAN generators on the Hugging Face Hub and in local folders: load, save, card, push.
 
 A model source is one of
 - a Hub repo id, `owner/name` or `owner/name@revision` (downloads through the Hub cache and so
-  honours HF_HOME and HF_HUB_OFFLINE),
+  honours HF_HOME and HF_HUB_OFFLINE; when the Hub does not answer within seconds, only the
+  cache is asked),
 - a local folder laid out like such a repo,
-- a `.safetensors` file, or a legacy `.pth`/`.bin` state dict (read with weights_only=True).
+- a `.safetensors` file, or a legacy `.pth`/`.bin` state dict (nst.checkpoints).
 
-A folder or repo holds either one generator (`config.json` + `model.safetensors`, the
-PyTorchModelHubMixin format; or HugGAN's `pytorch_model.bin`) or both directions of a CycleGAN:
-`cyclegan.json` names the subfolder of each direction (`G_AB/`, `G_BA/`) and the two domains.
+A folder or repo holds either one generator (config.json + model.safetensors, the format of
+PyTorchModelHubMixin, whose config names the architecture; or HugGAN's pytorch_model.bin) or both
+directions of a CycleGAN: `cyclegan.json` names the subfolder of each direction (`G_AB/`, `G_BA/`)
+and the two domains, and one model card at the top describes them.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
-import pickle
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-from huggingface_hub import ModelCard, constants, hf_hub_download
+from huggingface_hub import HfApi, ModelCard, ModelCardData, constants, hf_hub_download
 from huggingface_hub.errors import (
     EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError,
 )  # fmt: skip
-from safetensors.torch import load_file
+from torch import nn
 
-from nst.cyclegan import ResnetBlock, ResnetGenerator
+from nst.checkpoints import ModelLoadError, build_generator, read_state_dict
+from nst.cyclegan import generator_class
 from nst.network import reachable
 
 DIRECTIONS = ("AtoB", "BtoA")
 INDEX_FILE = "cyclegan.json"
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+CHECKPOINT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin")
 _REPO_ID = re.compile(r"^[\w.-]+/[\w.-]+(@[\w./-]+)?$")
-# Keys that instance norm carried in old PyTorch versions; today's InstanceNorm2d has none.
-_LEGACY_SUFFIXES = ("running_mean", "running_var", "num_batches_tracked")
-
-
-class ModelLoadError(ValueError):
-    """A model source that cannot be served; the message says what to do about it."""
 
 
 @dataclass
 class LoadedGenerator:
-    generator: ResnetGenerator
+    generator: nn.Module
     source: str
     direction: str
-    layout: str  # "reference" (transposed convolutions) or "huggan" (nearest upsampling)
+    layout: str  # "nst" (saved by this project), "reference" (transposed convolutions) or "huggan"
     label: str  # e.g. "photo → monet", when the source says
 
 
@@ -86,87 +84,11 @@ def is_cached_or_reachable(source: str) -> bool:
 def _looks_like_path(source: str) -> bool:
     """A source meant as a local path: it starts like one, names a checkpoint file, or begins
     with a folder that exists here (weights/photo2monet), so it is no Hub id."""
-    first = source.split("/")[0]
     return (
         source.startswith((".", "/", "~"))
-        or source.endswith((".safetensors", ".pth", ".pt", ".bin"))
-        or ("/" in source and Path(first).is_dir())
+        or source.endswith(CHECKPOINT_SUFFIXES)
+        or ("/" in source and Path(source.split("/")[0]).is_dir())
     )
-
-
-def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    """Tensors from a .safetensors file, or from a pickle through weights_only (no code runs)."""
-    try:
-        if path.suffix == ".safetensors":
-            return load_file(str(path))
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as error:
-        raise ModelLoadError(
-            f"{path} is not a checkpoint that can be loaded safely: it holds Python objects other "
-            "than tensors, and unpickling them could run code"
-        ) from error
-    except Exception as error:  # noqa: BLE001 - untrusted bytes fail in many ways; all mean "no"
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise ModelLoadError(f"{path} is not a checkpoint that can be loaded safely: {reason}") from error
-    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ModelLoadError(f"{path} is not a checkpoint: it holds no state dict of tensors")
-    return state
-
-
-def normalize_state_dict(state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], str]:
-    """Bring a generator state dict to our key layout; returns it and the detected layout.
-
-    Drops the legacy instance-norm buffers and a DataParallel `module.` prefix; renames HugGAN's
-    residual `block.` to the reference `conv_block.`.
-    """
-    state = {k.removeprefix("module."): v for k, v in state.items() if not k.endswith(_LEGACY_SUFFIXES)}
-    if any(".block." in key for key in state):
-        return {key.replace(".block.", ".conv_block."): v for key, v in state.items()}, "huggan"
-    return state, "reference"
-
-
-def infer_generator_config(state: dict[str, torch.Tensor], layout: str, where: str = "checkpoint") -> dict:
-    """ngf, n_blocks and upsampling read off the keys and shapes of a normalised state dict."""
-    if "model.1.weight" not in state:
-        raise ModelLoadError(
-            f"{where} is not a CycleGAN ResNet generator: it has no first convolution model.1.weight "
-            f"(its keys begin {_few(sorted(state), 3)})"
-        )
-    blocks = {int(m.group(1)) for k in state if (m := re.match(r"model\.(\d+)\.conv_block\.", k))}
-    return {
-        "ngf": state["model.1.weight"].shape[0],
-        "n_blocks": len(blocks),
-        "upsampling": "nearest" if layout == "huggan" else "transpose",
-    }
-
-
-def build_generator(state: dict[str, torch.Tensor], config: dict | None, where: str) -> tuple[ResnetGenerator, str]:
-    """A generator with `state` loaded strictly; a mismatch lists the keys that differ."""
-    state, layout = normalize_state_dict(state)
-    config = {**infer_generator_config(state, layout, where), **(config or {})}
-    try:
-        generator = ResnetGenerator(**{k: config[k] for k in ("ngf", "n_blocks", "upsampling")})
-    except (TypeError, ValueError) as error:
-        raise ModelLoadError(f"{where}: unusable generator config {config}: {error}") from error
-    expected = generator.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    reshaped = sorted(k for k in set(expected) & set(state) if expected[k].shape != state[k].shape)
-    if missing or unexpected or reshaped:
-        raise ModelLoadError(
-            f"{where} does not match a ResnetGenerator(ngf={config['ngf']}, n_blocks={config['n_blocks']}, "
-            f"upsampling={config['upsampling']}): missing keys {_few(missing)}, unexpected keys "
-            f"{_few(unexpected)}, wrong shapes {_few(reshaped)}"
-        )
-    generator.load_state_dict(state, strict=True)
-    return generator.eval().requires_grad_(False), layout
-
-
-def _few(keys: list[str], limit: int = 5) -> str:
-    shown = ", ".join(keys[:limit]) or "none"
-    return f"[{shown}{f', … {len(keys) - limit} more' if len(keys) > limit else ''}]"
 
 
 def direction_labels(index: dict) -> dict[str, str]:
@@ -195,8 +117,23 @@ def _load_from_files(files: "_LocalFiles | _HubFiles", direction: str, where: st
         raise ModelLoadError(f"{where} holds a single generator: only direction AtoB is available")
     config_path = files.get(prefix + "config.json")
     config = json.loads(config_path.read_text()) if config_path is not None else None
-    generator, layout = build_generator(read_state_dict(weights), config, where)
+    if config and "architecture" in config and weights.name == "model.safetensors":
+        return LoadedGenerator(_from_pretrained(weights.parent, config, where), where, direction, "nst", label)
+    generator, layout = build_generator(read_state_dict(weights), config, where)  # formats from elsewhere
     return LoadedGenerator(generator, where, direction, layout, label)
+
+
+def _from_pretrained(folder: Path, config: dict, where: str) -> nn.Module:
+    """A generator saved by save_generator: its class from the config, loaded by the mixin."""
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # it prints "Loading weights from local directory"
+            generator = generator_class(config).from_pretrained(str(folder), strict=True)
+    except ValueError as error:  # an architecture not in nst.cyclegan.GENERATORS
+        raise ModelLoadError(f"{where}: {error}") from error
+    except (RuntimeError, TypeError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ModelLoadError(f"{where} does not load as the generator its config.json describes: {reason}") from error
+    return generator.eval().requires_grad_(False)
 
 
 class _LocalFiles:
@@ -234,43 +171,46 @@ class _HubFiles:
             return None  # the Hub answered: no such file in this repo
 
 
-def model_card(title: str, body: str) -> ModelCard:
-    """A model card with the metadata the Hub uses to list CycleGAN generators."""
-    metadata = "\n".join([
-        "---", "library_name: nst", "license: mit", "pipeline_tag: image-to-image",
-        "tags:", "- cyclegan", "- image-to-image", "- style-transfer", "---",
-    ])  # fmt: skip
+def model_card(title: str, body: str, repo_id: str = "OWNER/NAME") -> ModelCard:
+    """The one card of an export: metadata the Hub lists CycleGAN generators by, `body` (what
+    was trained, samples, losses, config), and how to use it."""
+    data = ModelCardData(library_name="nst", license="mit", pipeline_tag="image-to-image",
+                         tags=["cyclegan", "image-to-image", "style-transfer"])  # fmt: skip
     usage = (
-        "## Use\n\n```bash\npython -m nst cyclegan --model OWNER/REPO --input photo.jpg --out out.png\n```\n\n"
+        "## Use\n\nWith the neural style transfer studio installed (`pip install -e .` in a clone of its "
+        f"repository):\n\n```bash\nnst cyclegan --model {repo_id} --input photo.jpg --out out.png\n```\n\n"
         "The network is the ResNet generator of Zhu et al. (2017), "
         "[Unpaired Image-to-Image Translation using Cycle-Consistent Adversarial Networks]"
-        "(https://arxiv.org/abs/1703.10593), in the reference implementation's key layout."
+        "(https://arxiv.org/abs/1703.10593), in the reference implementation's key layout; each "
+        "`config.json` gives its size (ngf, n_blocks, upsampling) and `model.safetensors` its weights."
     )
-    return ModelCard(f"{metadata}\n\n# {title}\n\n{body}\n\n{usage}\n")
+    return ModelCard(f"---\n{data.to_yaml()}\n---\n\n# {title}\n\n{body}\n\n{usage}\n")
 
 
-def save_generator(generator: ResnetGenerator, directory: Path, card: ModelCard) -> Path:
-    """One generator as config.json + model.safetensors + README.md."""
+def save_generator(generator: nn.Module, directory: Path, card: ModelCard | None = None) -> Path:
+    """One generator as config.json (with its architecture) + model.safetensors, and `card` as
+    README.md; without a card, none (an export's single card lives above its generators)."""
     directory = Path(directory)
-    generator.save_pretrained(directory)
-    card.save(directory / "README.md")
+    generator.save_pretrained(directory, config=generator.hub_config)
+    readme = directory / "README.md"
+    readme.unlink(missing_ok=True)  # the mixin's generic card ("More Information Needed")
+    if card is not None:
+        card.save(readme)
     return directory
 
 
-def save_cyclegan(
-    g_ab: ResnetGenerator, g_ba: ResnetGenerator, directory: Path, domain_a: str, domain_b: str, card: ModelCard
-) -> Path:
+def save_cyclegan(g_ab: nn.Module, g_ba: nn.Module, directory: Path, domain_a: str, domain_b: str, card: ModelCard) -> Path:
     """Both generators of a CycleGAN, G_AB/ and G_BA/, with cyclegan.json saying which is which."""
     directory = Path(directory)
     for name, generator in (("G_AB", g_ab), ("G_BA", g_ba)):
-        generator.save_pretrained(directory / name)
+        save_generator(generator, directory / name)
     index = {"generators": {"AtoB": "G_AB", "BtoA": "G_BA"}, "domain_a": domain_a, "domain_b": domain_b}
     (directory / INDEX_FILE).write_text(json.dumps(index, indent=2) + "\n")
     card.save(directory / "README.md")
     return directory
 
 
-def import_official(checkpoint: Path, out_dir: Path) -> Path:
+def import_official(checkpoint: Path, out_dir: Path, repo_id: str = "OWNER/NAME") -> Path:
     """Convert a reference-implementation generator checkpoint (`latest_net_G.pth`) to our format.
 
     The old files carry instance-norm running statistics that today's InstanceNorm2d lacks;
@@ -278,20 +218,22 @@ def import_official(checkpoint: Path, out_dir: Path) -> Path:
     """
     checkpoint = Path(checkpoint)
     generator, _ = build_generator(read_state_dict(checkpoint), None, str(checkpoint))
-    n_blocks = sum(isinstance(module, ResnetBlock) for module in generator.model)
+    config = generator.hub_config
     body = (
         f"Imported from the reference implementation's checkpoint `{checkpoint.name}` "
-        f"(junyanz/pytorch-CycleGAN-and-pix2pix) with `python -m nst import-official`: "
-        f"{n_blocks} residual blocks, ngf={generator.model[1].out_channels}."
+        f"(junyanz/pytorch-CycleGAN-and-pix2pix) with `nst import-official`: "
+        f"{config['n_blocks']} residual blocks, ngf={config['ngf']}."
     )
-    return save_generator(generator, out_dir, model_card(f"CycleGAN generator: {checkpoint.stem}", body))
+    return save_generator(generator, out_dir, model_card(f"CycleGAN generator: {checkpoint.stem}", body, repo_id))
 
 
-def push_folder(folder: Path, repo_id: str, private: bool = False, message: str = "Upload CycleGAN generator") -> str:
-    """Create the Hub repo if needed and upload `folder`; the token comes from the environment or
-    the saved login (never from, or into, our logs). Returns the commit URL."""
-    from huggingface_hub import HfApi
+def create_repo(repo_id: str, private: bool = False) -> str:
+    """Create the Hub model repo (or find it): done once per command, before any work, so a
+    missing token fails at once. The token comes from the environment or the saved login."""
+    return str(HfApi().create_repo(repo_id, private=private, exist_ok=True))
 
-    api = HfApi()
-    api.create_repo(repo_id, private=private, exist_ok=True)
-    return str(api.upload_folder(repo_id=repo_id, folder_path=str(folder), commit_message=message))
+
+def push_folder(folder: Path, repo_id: str, message: str = "Upload CycleGAN generator") -> str:
+    """Upload `folder` to the existing repo `repo_id` (see create_repo); returns the commit URL.
+    The token is never read from, or written to, our logs."""
+    return str(HfApi().upload_folder(repo_id=repo_id, folder_path=str(folder), commit_message=message))

@@ -8,10 +8,10 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from nst.device import autocast_dtype, resolve_device
+from nst.device import inference_dtype, resolve_device
 from nst.images import ImageError, fit_long_side, image_to_tensor, tensor_to_image, to_rgb
 
-# The generator pads by 3 pixels by reflection and downsamples twice: smaller inputs cannot work.
+# The generator pads by 3 pixels by reflection and downsamples: smaller inputs cannot work.
 MIN_SIDE = 16
 
 
@@ -20,7 +20,7 @@ def prepare_generator(generator: torch.nn.Module, device: str = "auto", precisio
     where that is fast (CUDA, CPUs with native bf16; see nst.device). Outputs of the bf16 copy
     differ from fp32 by about one 8-bit grey level on average (bench/cyclegan.py prints it)."""
     target = resolve_device(device)
-    dtype = autocast_dtype(precision, target) or torch.float32
+    dtype = inference_dtype(precision, target) or torch.float32
     prepared = copy.deepcopy(generator).eval().requires_grad_(False)
     return prepared.to(device=target, dtype=dtype, memory_format=torch.channels_last)
 
@@ -30,7 +30,8 @@ def translate(generator: torch.nn.Module, image: Image.Image, max_side: int | No
     """Run `generator` on `image` (any PIL mode) with the generator's device and dtype; returns RGB.
 
     Larger images are first scaled down so the long side is `max_side`. Sides are padded by
-    reflection to a multiple of 4 (two stride-2 stages) and cropped back: no distortion.
+    reflection to the multiple the network needs (its `input_multiple`) and cropped back: no
+    distortion.
     """
     image = to_rgb(image)
     if max_side is not None and max(image.size) > max_side:
@@ -40,7 +41,7 @@ def translate(generator: torch.nn.Module, image: Image.Image, max_side: int | No
         raise ImageError(f"image is too small ({image.width}x{image.height}); each side needs {MIN_SIDE} pixels")
     weight = next(generator.parameters())
     x = image_to_tensor(image).to(weight.device) * 2 - 1  # (1, 3, H, W) in [-1, 1]
-    pad_h, pad_w = -image.height % 4, -image.width % 4
+    pad_h, pad_w = -image.height % generator.input_multiple, -image.width % generator.input_multiple
     x = F.pad(x, (0, pad_w, 0, pad_h), mode="reflect").to(weight.dtype).contiguous(memory_format=torch.channels_last)
     y = generator.eval()(x)[..., : image.height, : image.width].float()
     return tensor_to_image((y + 1) / 2)

@@ -4,6 +4,7 @@ Weights are random (seeded): these tests check layouts, loading and numerics, no
 quality, which needs trained checkpoints the tests cannot download.
 """
 
+import json
 import re
 import subprocess
 import sys
@@ -90,7 +91,7 @@ def test_import_official_checkpoint_with_legacy_keys(tmp_path):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["README.md", "config.json", "model.safetensors"]
     assert "latest_net_G.pth" in (tmp_path / "out" / "README.md").read_text()
     loaded = load_generator(str(tmp_path / "out"))
-    assert loaded.layout == "reference"
+    assert loaded.layout == "nst"  # converted: config.json names the architecture, the mixin loads it
     assert _same_output(loaded.generator, reference)
 
 
@@ -292,3 +293,40 @@ def test_missing_local_paths_say_so(tmp_path, monkeypatch):
         with pytest.raises(ModelLoadError, match=f"no such file or folder: {re.escape(source)}"):
             load_generator(source)
         assert not is_cached_or_reachable(source)
+
+
+def test_saved_config_names_the_architecture_and_loads_strictly(tmp_path):
+    torch.manual_seed(0)
+    generator = ResnetGenerator(ngf=8, n_blocks=2, upsampling="nearest")
+    folder = save_generator(generator, tmp_path / "g")
+    config = json.loads((folder / "config.json").read_text())
+    assert config == {"architecture": "resnet", "ngf": 8, "n_blocks": 2, "upsampling": "nearest"}
+    assert not (folder / "README.md").exists()  # no generic card from the mixin
+    loaded = load_generator(str(folder))
+    assert loaded.layout == "nst" and loaded.generator.input_multiple == 4
+    assert all(torch.equal(a, b) for a, b in zip(loaded.generator.state_dict().values(), generator.state_dict().values()))
+    (folder / "config.json").write_text(json.dumps({**config, "n_blocks": 3}))
+    with pytest.raises(ModelLoadError, match="does not load as the generator its config.json describes"):
+        load_generator(str(folder))
+    (folder / "config.json").write_text(json.dumps({**config, "architecture": "unet"}))
+    with pytest.raises(ModelLoadError, match="unknown generator architecture 'unet'; known: resnet"):
+        load_generator(str(folder))
+
+
+def test_import_official_pushes_with_the_shared_hub_flags(tmp_path, monkeypatch):
+    from huggingface_hub import HfApi
+
+    from nst.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["import-official", "x.pth", "--out", str(tmp_path / "o"), "--push-to-hub"])
+    assert exit_info.value.code == 2
+    calls = []
+    monkeypatch.setattr(HfApi, "create_repo", lambda self, repo_id, **kw: calls.append(("create", repo_id, kw["private"])) or "url")
+    monkeypatch.setattr(HfApi, "upload_folder", lambda self, **kw: calls.append(("upload", kw["repo_id"])) or "commit")
+    checkpoint = tmp_path / "latest_net_G.pth"
+    torch.save(reference_generator(ngf=8, n_blocks=2).state_dict(), checkpoint)
+    assert main(["import-official", str(checkpoint), "--out", str(tmp_path / "o"), "--push-to-hub",
+                 "--hub-repo-id", "me/monet", "--hub-private"]) == 0  # fmt: skip
+    assert calls == [("create", "me/monet", True), ("upload", "me/monet")]
+    assert "nst cyclegan --model me/monet" in (tmp_path / "o" / "README.md").read_text()

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from nst import device
-from nst.device import autocast_dtype, vgg_dtypes
+from nst.device import inference_dtype, vgg_dtypes
 
 CPU = torch.device("cpu")
 
@@ -22,7 +22,7 @@ def test_vgg_dtypes(precision, expected):
 def test_auto_is_mixed_only_where_bf16_is_fast(monkeypatch, fast, expected):
     monkeypatch.setattr(device, "cpu_has_fast_bf16", lambda: fast)
     assert vgg_dtypes("auto", CPU) == (torch.float32, expected)
-    assert autocast_dtype("auto", CPU) == (torch.bfloat16 if fast else None)
+    assert inference_dtype("auto", CPU) == (torch.bfloat16 if fast else None)
     assert vgg_dtypes("auto", torch.device("cuda")) == (torch.float32, torch.bfloat16)
 
 
@@ -30,4 +30,4 @@ def test_unknown_precisions_are_refused():
     with pytest.raises(ValueError, match="auto, fp32, mixed or bf16"):
         vgg_dtypes("fp8", CPU)
     with pytest.raises(ValueError, match="auto, fp32 or bf16"):
-        autocast_dtype("mixed", CPU)
+        inference_dtype("mixed", CPU)

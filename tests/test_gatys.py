@@ -203,7 +203,7 @@ def test_loss_is_that_of_the_clamped_image():
     image = (torch.rand(1, 3, 16, 16, generator=generator) * 1.6 - 0.3).requires_grad_(True)
     losses = _evaluate(config, model, image, targets, 1.0, backward=True)
     clamped = _evaluate(config, model, image.detach().clamp(0, 1).requires_grad_(True), targets, 1.0, backward=False)
-    assert losses["total"] == pytest.approx(float(clamped["total"]), rel=1e-6)
+    assert float(losses.total) == pytest.approx(float(clamped.total), rel=1e-6)
     outside = (image < 0) | (image > 1)
     assert outside.any() and torch.all(image.grad[outside] == 0)
     assert image.grad[~outside].abs().sum() > 0

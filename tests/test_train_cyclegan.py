@@ -20,9 +20,10 @@ from safetensors.torch import load_file
 
 from nst.cyclegan_data import DataError, UnpairedDataset, load_domains
 from nst.cyclegan_training import (
-    CycleGANTrainConfig, Discriminators, ImagePool, discriminator_losses, linear_lr_factor, lsgan_loss,
+    CycleGANTrainConfig, Discriminators, ImagePool, discriminator_losses, lsgan_loss,
 )  # fmt: skip
 from nst.hub import load_generator
+from nst.schedules import linear_lr_factor
 from nst.translate import translate
 from synthetic_cyclegan import make_dataset
 from train import cyclegan as train_cyclegan
@@ -139,7 +140,12 @@ def test_two_process_run_with_accelerate_launch(dataset, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     # 8 images over 2 processes in batches of 2: 2 steps an epoch
     assert [e["step"] for e in _log(out)] == [1, 2, 3, 4]
-    assert load_generator(str(out / "export"), "BtoA").generator is not None
+    # the export holds the trained G_BA of the last checkpoint (not G_AB, not a stale copy)
+    exported = load_generator(str(out / "export"), "BtoA").generator.state_dict()
+    checkpoint = load_file(str(out / "checkpoint-4" / "model.safetensors"))
+    assert set(exported) == {k.removeprefix("g_ba.") for k in checkpoint if k.startswith("g_ba.")}
+    assert all(torch.equal(value, checkpoint[f"g_ba.{key}"]) for key, value in exported.items())
+    assert not torch.equal(checkpoint["g_ba.model.1.weight"], checkpoint["g_ab.model.1.weight"])
 
 
 class _RecordingHub:
@@ -168,13 +174,15 @@ def test_push_to_hub_builds_the_folder_and_calls(dataset, tmp_path, monkeypatch,
     out = tmp_path / "push"
     status = train(dataset, out, "--epochs", "2", "--decay-epochs", "0", "--push-to-hub", "--hub-repo-id", "me/red2blue",
                    "--hub-private", "--push-every-epochs", "1")  # fmt: skip
-    expected_files = ["G_AB/README.md", "G_AB/config.json", "G_AB/model.safetensors", "G_BA/README.md", "G_BA/config.json",
-                      "G_BA/model.safetensors", "README.md", "cyclegan.json", "samples.png"]  # fmt: skip
-    creates = [c for c in hub.calls if c[0] == "create_repo"]
+    expected_files = ["G_AB/config.json", "G_AB/model.safetensors", "G_BA/config.json", "G_BA/model.safetensors",
+                      "README.md", "cyclegan.json", "samples.png"]  # one model card, at the top  # fmt: skip
     uploads = [c for c in hub.calls if c[0] == "upload_folder"]
-    assert hub.calls[0] == ("create_repo", "me/red2blue", True, True)  # created first, before training
+    assert hub.calls[0] == ("create_repo", "me/red2blue", True, True)  # created first, before training ...
+    assert [c for c in hub.calls if c[0] == "create_repo"] == [hub.calls[0]]  # ... and only then
     assert len(uploads) == 2 and all(c == ("upload_folder", "me/red2blue", expected_files) for c in uploads)  # epoch 1, end
-    assert len(creates) == 3
+    card = (out / "export" / "README.md").read_text()
+    assert "license: mit" in card and "nst cyclegan --model me/red2blue" in card and "## Training config" in card
+    assert json.loads((out / "export" / "G_AB" / "config.json").read_text())["architecture"] == "resnet"
     assert "hf_secret_token_value" not in caplog.text
     assert status == (1 if fail_upload else 0)
     if fail_upload:
@@ -222,17 +230,27 @@ def test_hugging_face_dataset_columns(tmp_path):
 
 
 def test_image_pool_history():
-    torch.manual_seed(0)
-    pool = ImagePool(2)
-    first = torch.full((2, 3, 4, 4), 1.0)
-    assert torch.equal(pool.query(first), first) and len(pool.images) == 2  # filling: pass through
-    second = torch.full((2, 3, 4, 4), 2.0)
-    out = pool.query(second)
-    assert set(out.flatten().tolist()) <= {1.0, 2.0} and len(pool.images) == 2
+    """Until full, images pass through and are kept; then about half are swapped for an older
+    one, which leaves the pool; the same seed makes the same choices (so a resume does)."""
+    pool = ImagePool(4, seed=0)
+    first = torch.arange(4.0).view(4, 1, 1, 1).expand(4, 3, 2, 2)
+    assert torch.equal(pool.query(first), first) and len(pool.images) == 4
+    returned = []
+    for value in range(4, 204):
+        out = float(pool.query(torch.full((1, 3, 2, 2), float(value)))[0, 0, 0, 0])
+        stored = {float(image[0, 0, 0, 0]) for image in pool.images}
+        if out != value:  # swapped: an earlier image comes back, the new one takes its place
+            assert out < value and out not in stored and value in stored
+        returned.append(out)
+    swapped = sum(out != value for out, value in zip(returned, range(4, 204)))
+    assert 60 <= swapped <= 140  # Binomial(200, 1/2): mean 100, sd 7
+    again = ImagePool(4, seed=0)
+    again.query(first)
+    assert [float(again.query(torch.full((1, 3, 2, 2), float(v)))[0, 0, 0, 0]) for v in range(4, 204)] == returned
     restored = ImagePool(0)
     restored.load_state_dict(pool.state_dict())
-    assert restored.size == 2 and all(torch.equal(a, b) for a, b in zip(restored.images, pool.images))
-    assert torch.equal(ImagePool(0).query(second), second)
+    assert restored.size == 4 and all(torch.equal(a, b) for a, b in zip(restored.images, pool.images))
+    assert torch.equal(ImagePool(0).query(first), first)
 
 
 def test_linear_policy_and_losses():

@@ -30,11 +30,13 @@ from tqdm.auto import tqdm
 
 from nst.cyclegan_data import DataError, UnpairedDataset, folder_domains, load_domains
 from nst.cyclegan_training import (
-    LR_POLICIES, CycleGANTrainConfig, Discriminators, Generators, ImagePool, linear_lr_factor, sample_grid,
+    LR_POLICIES, CycleGANTrainConfig, Discriminators, Generators, ImagePool, make_lr_scheduler, sample_grid,
     training_step,
 )  # fmt: skip
 from nst.config import field_help
-from nst.hub import model_card, push_folder, save_cyclegan
+from nst.cli import add_hub_flags, check_hub_flags
+from nst.hub import create_repo, model_card, push_folder, save_cyclegan
+from nst.schedules import step_scheduler
 
 logger = logging.getLogger("train.cyclegan")
 CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
@@ -68,14 +70,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     run.add_argument("--checkpoints-total-limit", type=int, default=3, help="keep this many checkpoints (default: 3)")
     run.add_argument("--resume", default=None, help="'latest' or a checkpoint folder to continue from")
     run.add_argument("--sample-steps", type=int, default=200, help="save a sample grid every N steps (default: 200)")
-    hub = parser.add_argument_group("Hugging Face Hub")
-    hub.add_argument("--push-to-hub", action="store_true", help="upload the exported generators and card")
-    hub.add_argument("--hub-repo-id", help="USER/NAME of the model repo (created if needed)")
-    hub.add_argument("--hub-private", action="store_true", help="create the repo as private")
-    hub.add_argument("--push-every-epochs", type=int, default=None, help="also upload every N epochs")
+    add_hub_flags(parser)
+    parser.add_argument("--push-every-epochs", type=int, default=None, help="with --push-to-hub: also upload every N epochs")
     args = parser.parse_args(argv)
-    if args.push_to_hub and not args.hub_repo_id:
-        parser.error("--push-to-hub needs --hub-repo-id USER/NAME")
+    check_hub_flags(parser, args)
     for name in ("checkpointing_steps", "sample_steps", "checkpoints_total_limit"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
@@ -163,9 +161,7 @@ def setup_run(args, accelerator: Accelerator) -> Path:
         options = {k: v for k, v in vars(args).items() if k != "config"}
         (out / "config.json").write_text(json.dumps({"options": options, "config": args.config.to_dict()}, indent=2))
         if args.push_to_hub:
-            from huggingface_hub import HfApi
-
-            HfApi().create_repo(args.hub_repo_id, private=args.hub_private, exist_ok=True)
+            create_repo(args.hub_repo_id, private=args.hub_private)
     accelerator.wait_for_everyone()
     return out
 
@@ -183,7 +179,7 @@ def build_run(args, accelerator: Accelerator, out: Path) -> Run:
     opt_d = torch.optim.Adam(discriminators.parameters(), lr=config.lr, betas=betas)
     prepared = accelerator.prepare(generators, discriminators, opt_g, opt_d, loader)
     generators, discriminators, opt_g, opt_d, loader = prepared
-    schedulers = [make_scheduler(opt, config) for opt in (opt_g, opt_d)]
+    schedulers = [make_lr_scheduler(opt, config) for opt in (opt_g, opt_d)]
     pools = (ImagePool(config.pool_size, config.seed), ImagePool(config.pool_size, config.seed + 1))
     progress = Progress()
     accelerator.register_for_checkpointing(*schedulers, *pools, progress)
@@ -204,15 +200,6 @@ def load_data(args) -> tuple[UnpairedDataset, dict[str, torch.Tensor]]:
     samples = UnpairedDataset(test_a, test_b, config.crop_size, config.crop_size, config.seed, flip=False)
     batch = [samples[i] for i in range(min(4, len(samples)))]
     return dataset, {key: torch.stack([item[key] for item in batch]) for key in ("A", "B")}
-
-
-def make_scheduler(optimizer, config: CycleGANTrainConfig):
-    """Stepped once per epoch: linear decay, or reduce-on-plateau of the epoch's generator loss."""
-    if config.lr_policy == "plateau":
-        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.2, threshold=0.01, patience=5)
-    return torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda epoch: linear_lr_factor(epoch, config.epochs, config.decay_epochs)
-    )
 
 
 def train(run: Run) -> bool:
@@ -274,7 +261,7 @@ def end_epoch(run: Run) -> None:
     progress, args = run.progress, run.args
     mean_g = progress.epoch_g_loss / max(1, run.batches_per_epoch)
     for scheduler in run.schedulers:
-        scheduler.step(mean_g) if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau) else scheduler.step()
+        step_scheduler(scheduler, mean_g)
     progress.epoch, progress.batch_in_epoch, progress.epoch_g_loss = progress.epoch + 1, 0, 0.0
     save_checkpoint(run)
     every = args.push_every_epochs
@@ -360,7 +347,7 @@ def export_generators(run: Run) -> Path:
         "| term | value |", "| --- | --- |", *[f"| {k} | {v:.4f} |" for k, v in last.items()],
         "", "## Training config", "", "```json", json.dumps(run.config.to_dict(), indent=2), "```",
     ])  # fmt: skip
-    card = model_card(f"CycleGAN {args.domain_a_name} ↔ {args.domain_b_name}", body)
+    card = model_card(f"CycleGAN {args.domain_a_name} ↔ {args.domain_b_name}", body, args.hub_repo_id or "OWNER/NAME")
     return save_cyclegan(nets.g_ab, nets.g_ba, export, args.domain_a_name, args.domain_b_name, card)
 
 
@@ -394,7 +381,7 @@ def plot_losses(log_path: Path, path: Path) -> None:
 def push(export: Path, args) -> int:
     """Upload the export folder; a failure is reported and the local files are kept."""
     try:
-        url = push_folder(export, args.hub_repo_id, private=args.hub_private, message="Upload CycleGAN generators")
+        url = push_folder(export, args.hub_repo_id, message="Upload CycleGAN generators")
     except Exception as error:  # noqa: BLE001 - network, auth and server errors all end here
         logger.error("upload to %s failed (%s: %s); the export is kept in %s", args.hub_repo_id,
                      type(error).__name__, str(error).splitlines()[0] if str(error) else "", export)  # fmt: skip

@@ -7,10 +7,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nst.hub import INDEX_FILE, direction_labels
+from nst.hub import CHECKPOINT_SUFFIXES, INDEX_FILE, direction_labels
 
 DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
-CHECKPOINT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin")
 
 
 @dataclass
