@@ -11,28 +11,12 @@ import dataclasses
 import json
 import sys
 from pathlib import Path
-from typing import get_args
+from typing import get_args, get_type_hints
 
-from nst.config import CHOICES, PRESETS, VGG_WEIGHTS_ENV, GatysConfig, InferencePrecision, preset
+from nst.config import CHOICES, PRESETS, VGG_WEIGHTS_ENV, GatysConfig, InferencePrecision, field_help, preset
 from nst.checkpoints import ModelLoadError
 from nst.hub import DIRECTIONS
 from nst.vgg import VGGWeightsError
-
-_GATYS_DEFAULTS = {f.name: f.default for f in dataclasses.fields(GatysConfig)}
-
-
-def _flag(parser, name: str, help: str, **kwargs) -> None:
-    """A GatysConfig field as a --flag; default None, so only flags given override the preset.
-    A field typed as a Literal gets its choices from nst.config.CHOICES."""
-    field = name.replace("-", "_")
-    default = _GATYS_DEFAULTS.get(field)
-    if isinstance(default, tuple):
-        default = ",".join(map(str, default))
-    shown = f"env {VGG_WEIGHTS_ENV} or imagenet" if field == "vgg_weights" else default
-    if field in CHOICES:
-        kwargs["choices"] = CHOICES[field]
-    parser.add_argument(f"--{name}", dest=field, default=None, help=f"{help} (default: {shown})", **kwargs)
-
 
 def _add_gatys(subparsers) -> None:
     p = subparsers.add_parser("gatys", help="Gatys et al. (2015) style transfer by optimisation")
@@ -41,31 +25,31 @@ def _add_gatys(subparsers) -> None:
     p.add_argument("--out", required=True, help="output image (.png keeps it lossless)")
     p.add_argument("--preset", default="study", choices=list(PRESETS),
                    help="start from these settings; study = the defaults below (default: study)")  # fmt: skip
-    _flag(p, "size", "long side of the output in pixels", type=int)
-    _flag(p, "steps", "optimiser steps", type=int)
-    _flag(p, "alpha", "content weight", type=float)
-    _flag(p, "beta", "style weight", type=float)
-    _flag(p, "content-layers", "comma-separated VGG19 layers, e.g. relu4_2")
-    _flag(p, "style-layers", "comma-separated VGG19 layers, e.g. relu1_1,relu2_1")
-    _flag(p, "style-layer-weights", "comma-separated w_l, one per style layer")
-    _flag(p, "style-blend-weights", "comma-separated weights, one per --style")
-    _flag(p, "style-scale", "style image size relative to the output", type=float)
-    _flag(p, "pooling", "pooling layers")
-    _flag(p, "init", "initial image")
-    _flag(p, "noise-ratio", "noise share for --init noisy-content", type=float)
-    _flag(p, "optimizer", "optimiser")
-    _flag(p, "lr", "learning rate (default per optimiser: lbfgs 1, adam 0.02)", type=float)
-    _flag(p, "scheduler", "learning-rate scheduler")
-    _flag(p, "tv-weight", "total-variation weight", type=float)
-    _flag(p, "preserve-color", "colour preservation")
-    _flag(p, "levels", "coarse-to-fine levels", type=int)
-    _flag(p, "seed", "random seed", type=int)
-    _flag(p, "vgg-weights", "imagenet, random or a .pth/.safetensors VGG19 state dict")
-    _flag(p, "device", "device")
-    _flag(p, "precision", "VGG precision: mixed = fp32 features with bf16 gradients")
+    options = p.add_argument_group("options (every GatysConfig field; a flag given overrides the preset)")
+    for field in dataclasses.fields(GatysConfig):
+        _add_config_flag(options, field)
     p.add_argument("--save-every", type=int, default=0, metavar="K", help="also save every K-th frame (default: 0, off)")
     p.add_argument("--log-json", metavar="FILE", help="write the config and per-step losses as JSON")
     p.set_defaults(run=_run_gatys)
+
+
+def _add_config_flag(parser, field: dataclasses.Field) -> None:
+    """A GatysConfig field as --its-name: help from its comment, choices from its Literal type,
+    lists comma-separated. Default None, so only flags given override the preset."""
+    hint = _GATYS_TYPES[field.name]
+    number = next((t for t in (hint, *get_args(hint)) if t in (int, float)), None)  # int, float or float | None
+    default = _GATYS_DEFAULTS[field.name]
+    if isinstance(default, tuple):
+        default = ",".join(map(str, default))
+    shown = f"env {VGG_WEIGHTS_ENV} or imagenet" if field.name == "vgg_weights" else default
+    parser.add_argument(f"--{field.name.replace('_', '-')}", dest=field.name, default=None,
+                        type=number or str, choices=CHOICES.get(field.name),
+                        help=f"{_GATYS_HELP[field.name]} (default: {shown})")  # fmt: skip
+
+
+_GATYS_DEFAULTS = {f.name: f.default for f in dataclasses.fields(GatysConfig)}
+_GATYS_TYPES = get_type_hints(GatysConfig)
+_GATYS_HELP = field_help(GatysConfig)
 
 
 def gatys_config_from_args(args: argparse.Namespace) -> GatysConfig:

@@ -50,27 +50,27 @@ class GatysConfig:
     steps: int = 100  # optimiser steps (one loss-and-gradient evaluation each), over all levels
     alpha: float = 10.0  # weight of L_content (Gatys et al. 2015, eq. 7)
     beta: float = 1e6  # weight of L_style; alpha / beta = 1e-5 is the study's chosen ratio
-    content_layers: tuple[str, ...] = ("relu4_1",)
-    style_layers: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1")
-    style_layer_weights: tuple[float, ...] | None = None  # w_l; None means 1 / len(style_layers)
+    content_layers: tuple[str, ...] = ("relu4_1",)  # VGG19 layers of L_content (comma-separated: relu4_2,conv5_1)
+    style_layers: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1")  # VGG19 layers of L_style (eq. 5)
+    style_layer_weights: tuple[float, ...] | None = None  # w_l of eq. 5, one per style layer; none: equal, summing to 1
     pooling: Pooling = "avg"  # average pooling, as Gatys et al. suggest; "max" is VGG's own
     init: Init = "content"  # the image the optimisation starts from
     noise_ratio: float = 0.6  # share of noise in the "noisy-content" init
-    optimizer: Optimizer = "lbfgs"
-    lr: float | None = None  # None: DEFAULT_LR[optimizer]
+    optimizer: Optimizer = "lbfgs"  # the optimiser of the image's pixels
+    lr: float | None = None  # learning rate; none: the optimiser's own (DEFAULT_LR: lbfgs 1, adam 0.02)
     scheduler: Scheduler = "plateau"  # "plateau" and "step" damp the oscillations of avg pooling
     scheduler_gamma: float = 0.5  # factor applied to the learning rate by either scheduler
     scheduler_step_size: int = 100  # "step": decay every this many steps
     scheduler_patience: int = 10  # "plateau": steps without improvement before a decay
     tv_weight: float = 0.0  # weight of the total-variation smoothness term; 0 turns it off
-    style_blend_weights: tuple[float, ...] | None = None  # one per style image; None: equal
+    style_blend_weights: tuple[float, ...] | None = None  # weight of each style image, in their order; none: equal
     style_scale: float = 1.0  # style images are resized to style_scale * size (long side)
     preserve_color: PreserveColor = "none"  # Gatys et al. 2016, "Controlling Perceptual Factors"
     levels: int = 2  # coarse-to-fine levels; each halves the size of the one after it
-    seed: int = 0
+    seed: int = 0  # seeds the noise of the "noise" and "noisy-content" starts
     device: Device = "auto"  # auto: cuda, then mps, then cpu
     precision: Precision = "auto"  # auto: mixed (fp32 features, bf16 gradients) where bf16 is fast, else fp32
-    vgg_weights: str = field(default_factory=default_vgg_weights)  # imagenet | random | path
+    vgg_weights: str = field(default_factory=default_vgg_weights)  # imagenet, random or a .pth/.safetensors VGG19 file
 
     def __post_init__(self) -> None:
         self.content_layers = _as_tuple(self.content_layers, str)

@@ -16,9 +16,6 @@ import argparse
 import dataclasses
 import json
 import logging
-import os
-import re
-import shutil
 import sys
 import typing
 from pathlib import Path
@@ -30,16 +27,17 @@ from tqdm.auto import tqdm
 
 from nst.cyclegan_data import DataError, UnpairedDataset, folder_domains, load_domains
 from nst.cyclegan_training import (
-    LR_POLICIES, CycleGANTrainConfig, Discriminators, Generators, ImagePool, make_lr_scheduler, sample_grid,
+    LR_POLICIES, CycleGANTrainConfig, Discriminators, Generators, ImagePool, make_lr_scheduler,
     training_step,
 )  # fmt: skip
-from nst.config import field_help
 from nst.cli import add_hub_flags, check_hub_flags
-from nst.hub import create_repo, model_card, push_folder, save_cyclegan
+from nst.config import field_help
+from nst.hub import create_repo
 from nst.schedules import step_scheduler
+from train.checkpoints import resume, save_checkpoint
+from train.export import export_generators, plot_losses, push, save_samples
 
 logger = logging.getLogger("train.cyclegan")
-CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -269,125 +267,6 @@ def end_epoch(run: Run) -> None:
         if run.accelerator.is_main_process:
             push(export_generators(run), args)
         run.accelerator.wait_for_everyone()
-
-
-@torch.no_grad()
-def save_samples(run: Run, path: Path) -> Path:
-    """Columns of six: real A, fake B, reconstructed A, real B, fake A, reconstructed B."""
-    nets = run.accelerator.unwrap_model(run.generators)
-    real_a, real_b = run.sample_batch["A"].to(run.accelerator.device), run.sample_batch["B"].to(run.accelerator.device)
-    out = nets(real_a, real_b, identity=False)
-    rows = [list(t) for t in (real_a, out["fake_B"], out["rec_A"], real_b, out["fake_A"], out["rec_B"])]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sample_grid(rows).save(path)
-    return path
-
-
-def save_checkpoint(run: Run) -> None:
-    """Write checkpoint-{step}.tmp, then rename it: a kill mid-write leaves only a .tmp folder,
-    which --resume ignores, never a half-written checkpoint-{step}."""
-    accelerator, out = run.accelerator, run.out
-    final, tmp = out / f"checkpoint-{run.progress.step}", out / f"checkpoint-{run.progress.step}.tmp"
-    if accelerator.is_main_process and tmp.exists():
-        shutil.rmtree(tmp)
-    accelerator.wait_for_everyone()
-    accelerator.save_state(str(tmp))
-    accelerator.wait_for_everyone()
-    if accelerator.is_main_process:
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-        for _, old in sorted(list_checkpoints(out))[: -run.args.checkpoints_total_limit]:
-            shutil.rmtree(old)
-    accelerator.wait_for_everyone()
-
-
-def list_checkpoints(out: Path) -> list[tuple[int, Path]]:
-    return [(int(m.group(1)), p) for p in out.iterdir() if p.is_dir() and (m := CHECKPOINT.match(p.name))]
-
-
-def resume(run: Run, which: str) -> None:
-    if which == "latest":
-        found = sorted(list_checkpoints(run.out)) if run.out.is_dir() else []
-        if not found:
-            logger.warning("--resume latest: no checkpoint in %s, starting from scratch", run.out)
-            return
-        path = found[-1][1]
-    else:
-        path = Path(which)
-        if not path.is_dir():
-            raise SystemExit(f"error: checkpoint {path} not found")
-    run.accelerator.load_state(str(path))
-    p = run.progress
-    logger.info("resumed from %s at step %d (epoch %d, batch %d)", path, p.step, p.epoch + 1, p.batch_in_epoch)
-    if run.accelerator.is_main_process:
-        truncate_log(run.out / "train_log.jsonl", p.step)
-
-
-def truncate_log(path: Path, step: int) -> None:
-    """Drop log lines of steps after the checkpoint: the resumed run redoes them."""
-    if path.is_file():
-        lines = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= step]
-        path.write_text("".join(line + "\n" for line in lines))
-
-
-def export_generators(run: Run) -> Path:
-    """Both generators in the Hub format, with a card holding the config, losses and samples."""
-    args, progress = run.args, run.progress
-    nets = run.accelerator.unwrap_model(run.generators)
-    export = run.out / "export"
-    sample = save_samples(run, export / "samples.png")
-    last = _last_losses(run.out / "train_log.jsonl")
-    body = "\n".join([
-        f"CycleGAN generators between **{args.domain_a_name}** (A) and **{args.domain_b_name}** (B), trained "
-        f"with `train/cyclegan.py` on `{args.dataset}` for {progress.step} steps ({progress.epoch} epochs).",
-        "", "`AtoB` (folder `G_AB`) maps A to B; `BtoA` (folder `G_BA`) maps B to A.",
-        "", "## Samples", "", "Rows: real A, fake B, reconstructed A, real B, fake A, reconstructed B.",
-        "", f"![samples]({sample.name})", "", "## Final losses (last step)", "",
-        "| term | value |", "| --- | --- |", *[f"| {k} | {v:.4f} |" for k, v in last.items()],
-        "", "## Training config", "", "```json", json.dumps(run.config.to_dict(), indent=2), "```",
-    ])  # fmt: skip
-    card = model_card(f"CycleGAN {args.domain_a_name} ↔ {args.domain_b_name}", body, args.hub_repo_id or "OWNER/NAME")
-    return save_cyclegan(nets.g_ab, nets.g_ba, export, args.domain_a_name, args.domain_b_name, card)
-
-
-def _last_losses(log_path: Path) -> dict[str, float]:
-    if not log_path.is_file() or not log_path.read_text().strip():
-        return {}
-    last = json.loads(log_path.read_text().strip().splitlines()[-1])
-    return {k: v for k, v in last.items() if k not in ("step", "epoch", "lr")}
-
-
-def plot_losses(log_path: Path, path: Path) -> None:
-    """Every loss term against the step, on a log scale."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    entries = [json.loads(line) for line in log_path.read_text().splitlines() if line] if log_path.is_file() else []
-    if not entries:
-        return
-    figure, axis = plt.subplots(figsize=(8, 4.5))
-    for name in [k for k in entries[-1] if k not in ("step", "epoch", "lr")]:
-        axis.plot([e["step"] for e in entries], [max(e[name], 1e-8) for e in entries], label=name, linewidth=1)
-    axis.set(xlabel="step", ylabel="loss", yscale="log", title="CycleGAN training losses")
-    axis.legend(ncol=3, fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-
-
-def push(export: Path, args) -> int:
-    """Upload the export folder; a failure is reported and the local files are kept."""
-    try:
-        url = push_folder(export, args.hub_repo_id, message="Upload CycleGAN generators")
-    except Exception as error:  # noqa: BLE001 - network, auth and server errors all end here
-        logger.error("upload to %s failed (%s: %s); the export is kept in %s", args.hub_repo_id,
-                     type(error).__name__, str(error).splitlines()[0] if str(error) else "", export)  # fmt: skip
-        return 1
-    logger.info("uploaded %s to %s", export, url)
-    return 0
 
 
 def cli() -> int:
