@@ -23,11 +23,11 @@ from PIL import Image
 from nst.config import CHOICES, DEFAULT_LR, PRESETS, VGG_WEIGHTS_ENV, GatysConfig, default_vgg_weights, preset
 from nst.gatys import run_gatys
 from nst.checkpoints import ModelLoadError
-from nst.hub import DIRECTIONS, is_cached_or_reachable, load_generator
+from nst.hub import DIRECTIONS, load_generator
 from nst.images import ImageError
 from nst.translate import prepare_generator, translate
 from nst.vgg import IMAGENET_FILE, VGG19_LAYER_NAMES, VGGWeightsError, imagenet_availability, imagenet_cache_path
-from ui.catalog import CatalogEntry, available_models
+from ui.catalog import model_choices, model_info
 from ui.examples import GATYS_PAIRS, example_files
 from ui.loss_plot import LossHistory, loss_svg
 from ui.widgets import PictureUpload, open_upload, status_html, user_error
@@ -140,31 +140,6 @@ def vgg_notice():
 
 
 # ----------------------------------------------------------------------------- CycleGAN handlers
-
-
-def model_choices() -> list[tuple[str, str]]:
-    return [(entry.name, entry.source) for entry in available_models()]
-
-
-def _entry(source: str) -> CatalogEntry | None:
-    return next((entry for entry in available_models() if entry.source == source), None)
-
-
-def model_info(source: str):
-    """The direction radio for a model (labelled from the catalog) and a note about the model:
-    what it is, and how to get one when it is neither on this machine nor reachable."""
-    entry = _entry(source)
-    labels = entry.directions if entry else {d: d.replace("to", " → ") for d in DIRECTIONS}
-    choices = [(f"{direction}: {label}", direction) for direction, label in labels.items()]
-    note = f"{entry.description} Licence: {entry.license or 'see the model card'}." if entry and entry.description else ""
-    if source and not is_cached_or_reachable(str(source).strip()):
-        note += (
-            f"\n\n**`{source}` is not on this machine and the Hub cannot be reached.** To get a generator offline: "
-            "train one (`python train/cyclegan.py`), convert a reference-implementation checkpoint "
-            "(`python -m nst import-official latest_net_G.pth --out weights/NAME`), or load it once while online. "
-            "Checkpoints in `weights/` appear in this list."
-        )
-    return gr.Radio(choices=choices, value=choices[0][1]), note
 
 
 @functools.lru_cache(maxsize=4)

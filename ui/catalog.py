@@ -1,4 +1,5 @@
-"""The CycleGAN models the app offers: the catalog in weights/catalog.json plus local checkpoints."""
+"""The CycleGAN models the app offers: the catalog in weights/catalog.json plus local checkpoints,
+and what the CycleGAN tab says about the one picked."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nst.hub import CHECKPOINT_SUFFIXES, INDEX_FILE, direction_labels
+import gradio as gr
+
+from nst.hub import CHECKPOINT_SUFFIXES, DIRECTIONS, INDEX_FILE, direction_labels, is_cached_or_reachable
 
 DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 
@@ -50,3 +53,31 @@ def local_checkpoints(directory: Path | None = None) -> list[CatalogEntry]:
 
 def available_models() -> list[CatalogEntry]:
     return load_catalog() + local_checkpoints()
+
+
+# ----------------------------------------------------------------------------- the CycleGAN tab's model picker
+
+
+def model_choices() -> list[tuple[str, str]]:
+    return [(entry.name, entry.source) for entry in available_models()]
+
+
+def _entry(source: str) -> CatalogEntry | None:
+    return next((entry for entry in available_models() if entry.source == source), None)
+
+
+def model_info(source: str):
+    """The direction radio for a model (labelled from the catalog) and a note about the model:
+    what it is, and how to get one when it is neither on this machine nor reachable."""
+    entry = _entry(source)
+    labels = entry.directions if entry else {d: d.replace("to", " → ") for d in DIRECTIONS}
+    choices = [(f"{direction}: {label}", direction) for direction, label in labels.items()]
+    note = f"{entry.description} Licence: {entry.license or 'see the model card'}." if entry and entry.description else ""
+    if source and not is_cached_or_reachable(str(source).strip()):
+        note += (
+            f"\n\n**`{source}` is not on this machine and the Hub cannot be reached.** To get a generator offline: "
+            "train one (`python train/cyclegan.py`), convert a reference-implementation checkpoint "
+            "(`python -m nst import-official latest_net_G.pth --out weights/NAME`), or load it once while online. "
+            "Checkpoints in `weights/` appear in this list."
+        )
+    return gr.Radio(choices=choices, value=choices[0][1]), note
