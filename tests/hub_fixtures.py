@@ -1,6 +1,7 @@
 """Test helpers: a Hugging Face Hub cache filled by hand, and independent builds of the two
 generator layouts found in the wild (written from their published descriptions, not imported
-from nst), so that loading is checked against networks nst did not build."""
+from nst), so that loading is checked against networks nst did not build; and seeded copies of
+nst's own networks to compare them with."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ import hashlib
 import shutil
 from pathlib import Path
 
+import torch
 from torch import nn
+
+from nst.cyclegan import init_weights
 
 
 def fill_hub_cache(cache_dir: Path, repo_id: str, files: dict[str, Path], revision: str = "main") -> Path:
@@ -89,3 +93,14 @@ def with_legacy_instance_norm_keys(state: dict, model: nn.Module) -> dict:
             state[f"{name}.running_var"] = torch.ones(module.num_features)
             state[f"{name}.num_batches_tracked"] = torch.tensor(0)
     return state
+
+
+def seeded(module: nn.Module, seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    return init_weights(module)
+
+
+def same_output(a: nn.Module, b: nn.Module, size=(1, 3, 36, 44)) -> bool:
+    x = torch.rand(size, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    with torch.no_grad():
+        return torch.allclose(a(x), b(x), atol=1e-5)

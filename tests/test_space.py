@@ -46,3 +46,37 @@ def test_examples_come_from_the_project():
     shipped = [files[name] for name in (*PAINTINGS, "tubingen")]
     assert sum(path.stat().st_size for path in shipped) < 2_000_000
     assert all(max(Image.open(path).size) <= 512 for path in shipped)
+
+
+def test_the_app_needs_only_requirements_txt():
+    """A Space installs requirements.txt and runs app.py: every third-party module imported by
+    app.py and the project modules it reaches (ui/, nst/) comes from a distribution listed there."""
+    import ast
+    import importlib.metadata
+    import sys
+
+    listed = {re.split(r"[<>=\[ ;#]", line.strip())[0].lower().replace("_", "-")
+              for line in (ROOT / "requirements.txt").read_text().splitlines() if line.strip() and not line.startswith("#")}  # fmt: skip
+    providers = importlib.metadata.packages_distributions()
+    imported, todo, seen = set(), [ROOT / "app.py"], set()
+    while todo:  # follow the project's own imports from app.py
+        path = todo.pop()
+        seen.add(path)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                if name.split(".")[0] in ("nst", "ui"):
+                    local = ROOT / (name.replace(".", "/") + ".py")
+                    if local.is_file() and local not in seen:
+                        todo.append(local)
+                else:
+                    imported.add(name.split(".")[0])
+    third_party = imported - set(sys.stdlib_module_names) - {"__future__"}
+    missing = {m for m in third_party if not {d.lower().replace("_", "-") for d in providers.get(m, [])} & listed}
+    assert not missing, f"imported by the app but not in requirements.txt: {missing}"
+    assert {ROOT / "nst" / "gatys.py", ROOT / "ui" / "loss_plot.py"} <= seen and ROOT / "nst" / "cyclegan_data.py" not in seen
