@@ -161,6 +161,7 @@ def test_offline_vgg19_is_explained_whole_and_random_is_one_click(browser, offli
     page.locator("#run").click()
     page.wait_for_function("document.querySelector('#status .run-status').innerText.startsWith('Done: 4 steps')",
                            timeout=120_000)  # fmt: skip
+    assert "Traceback" not in offline.log_text()  # user errors are not logged as tracebacks
     page.close()
 
 

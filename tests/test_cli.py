@@ -87,3 +87,11 @@ def test_bad_input_is_one_clear_line(tmp_path, image_files, change, message):
     assert len(lines) == 1 and lines[0].startswith("error: ")
     assert message in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "o.png").exists()
+
+
+def test_console_scripts_are_installed():
+    """`pip install -e .` (the README's and CI's install) puts `nst` and `nst-train-cyclegan` next to python."""
+    bin_dir = Path(sys.executable).parent
+    for script, words in (("nst", "import-official"), ("nst-train-cyclegan", "--dataset DATASET")):
+        result = subprocess.run([str(bin_dir / script), "--help"], capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0 and words in result.stdout, result.stderr[-500:]
