@@ -11,7 +11,6 @@ import argparse
 import functools
 import math
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, get_origin, get_type_hints
@@ -21,7 +20,7 @@ import spaces
 from PIL import Image
 
 from nst.config import CHOICES, DEFAULT_LR, PRESETS, VGG_WEIGHTS_ENV, GatysConfig, default_vgg_weights, preset
-from nst.gatys import run_gatys
+from nst.gatys import RunStopped, run_gatys
 from nst.checkpoints import ModelLoadError
 from nst.hub import DIRECTIONS, load_generator
 from nst.images import ImageError
@@ -30,10 +29,10 @@ from nst.vgg import IMAGENET_FILE, VGG19_LAYER_NAMES, VGGWeightsError, imagenet_
 from ui.catalog import model_choices, model_info
 from ui.examples import GATYS_PAIRS, example_files
 from ui.loss_plot import LossHistory, loss_svg
-from ui.widgets import PictureUpload, open_upload, status_html, user_error
+from ui.widgets import PictureUpload, new_result_path, open_upload, status_html, user_error
 
 FRAMES = 20  # intermediate images streamed per run
-OUTPUT_DIR = Path(tempfile.gettempdir()) / "nst-app"
+GRADIO_CACHE_CLEANUP = (3600, 24 * 3600)  # hourly, remove uploads and streamed frames older than a day
 DEFAULTS = GatysConfig()
 CONFIG_TYPES = get_type_hints(GatysConfig)
 
@@ -82,8 +81,7 @@ def stylize(**named):
     if content is None or style is None:
         raise user_error("Please upload a content image and a style image (or click an example).")
     config = gatys_config(named, second_style=style2 is not None)
-    OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
-    result = Path(tempfile.mkdtemp(dir=OUTPUT_DIR)) / "stylized.png"
+    result = new_result_path()
     history, state = LossHistory.empty(with_tv=config.tv_weight > 0), {"step": 0, "steps": config.steps}
     loading = "Loading VGG19 and computing the targets..."
     yield gr.skip(), gr.skip(), gr.skip(), status_html(loading, 0, config.steps), state
@@ -96,6 +94,12 @@ def stylize(**named):
                 state = {"step": record.step, "steps": config.steps}
                 text = f"Step {record.step} of {config.steps} · total loss {record.total:.4g} · {record.elapsed_s:.1f} s"
                 yield record.image, loss_svg(history), str(result), status_html(text, record.step, config.steps), state
+    except RunStopped as error:  # the last image with a finite loss stays on screen and downloadable
+        if error.last_image is not None:
+            error.last_image.save(result)
+        kept = gr.skip() if error.last_image is None else error.last_image
+        yield kept, gr.skip(), str(result) if error.last_image else gr.skip(), status_html(f"Stopped: {error}"), state
+        raise user_error(error, duration=None) from error
     except (VGGWeightsError, ImageError, ValueError) as error:
         yield gr.skip(), gr.skip(), gr.skip(), status_html(f"Not run: {error}"), state
         raise user_error(error, duration=None) from error
@@ -205,7 +209,7 @@ def upload(label: str, elem_id: str, height: int = 300) -> PictureUpload:
                          elem_id=elem_id)  # fmt: skip
 
 
-with gr.Blocks(title="Neural style transfer studio") as demo:
+with gr.Blocks(title="Neural style transfer studio", delete_cache=GRADIO_CACHE_CLEANUP) as demo:
     gr.Markdown("# Neural style transfer studio\nGatys et al. (2015) optimisation and CycleGAN (Zhu et al., 2017) translation.")
     with gr.Tab("Gatys"):
         with gr.Row():

@@ -62,7 +62,7 @@ def gatys_config_from_args(args: argparse.Namespace) -> GatysConfig:
 def _run_gatys(args: argparse.Namespace) -> None:
     from tqdm import tqdm
 
-    from nst.gatys import run_gatys
+    from nst.gatys import RunStopped, run_gatys
 
     config = gatys_config_from_args(args)
     out = Path(args.out)
@@ -89,6 +89,10 @@ def _run_gatys(args: argparse.Namespace) -> None:
                       file=sys.stderr, flush=True)  # fmt: skip
     except KeyboardInterrupt:
         print("interrupted: saving the last image", file=sys.stderr)
+    except RunStopped as error:
+        if error.last_image is not None:
+            error.last_image.save(out)  # kept; the message (exit status 2) says why the run stopped
+        raise
     finally:
         bar.close()
     if last_image is not None:

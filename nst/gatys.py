@@ -54,6 +54,15 @@ class StepRecord(Losses):
 LOSS_FIELDS = tuple(f.name for f in fields(Losses))
 
 
+class RunStopped(ValueError):
+    """The run cannot go on: its loss stopped being finite, or the GPU ran out of memory. The
+    message says why and what to change; `last_image` is the last image with a finite loss."""
+
+    def __init__(self, message: str, last_image: Image.Image | None = None):
+        super().__init__(message)
+        self.last_image = last_image
+
+
 @dataclass
 class _Targets:
     content: dict[str, torch.Tensor]  # P^l, detached
@@ -122,15 +131,22 @@ def run_gatys(
     vgg = VGGFeatures(load_vgg19_features(config.vgg_weights), layers, config.pooling, *vgg_dtypes(config.precision, device))
     vgg = vgg.to(device)
     step, image, coarser = 0, None, None
-    for level in _levels(config, vgg, content_image, style_images, blend, device):
-        if coarser is None:
-            image = initial_image(config, level.content, level.style)
-        else:  # this level's content plus the upsampled change the coarser level made to its own:
-            # upsampling the coarse image itself would start from a blurred content
-            image = level.content + resize_tensor(image.detach() - coarser.content, level.size)
-        image = image.detach().requires_grad_(True)
-        step = yield from _optimise_level(config, vgg, level, image, step, clock, content_image, image_every)
-        coarser = level
+    try:
+        for level in _levels(config, vgg, content_image, style_images, blend, device):
+            if coarser is None:
+                image = initial_image(config, level.content, level.style)
+            else:  # this level's content plus the upsampled change the coarser level made to its own:
+                # upsampling the coarse image itself would start from a blurred content
+                image = level.content + resize_tensor(image.detach() - coarser.content, level.size)
+            image = image.detach().requires_grad_(True)
+            step = yield from _optimise_level(config, vgg, level, image, step, clock, content_image, image_every)
+            coarser = level
+    except torch.cuda.OutOfMemoryError as error:
+        smaller = max(32, int(config.size / 2**0.5) // 32 * 32)
+        raise RunStopped(
+            f"the GPU ran out of memory at size {config.size}; size {smaller} (half the pixels) or less should "
+            "fit, or free the GPU of other work"
+        ) from error
 
 
 def _levels(config, vgg, content_image, style_images, blend, device) -> Iterator[_Level]:
@@ -152,9 +168,17 @@ def _optimise_level(config, vgg, level: _Level, image, step: int, clock: float, 
     last level, one for the final image); returns the step count reached."""
     optimizer = _make_optimizer(config, image)
     scheduler = _make_scheduler(config, optimizer)
+    last_finite = image.detach().clone()
     for update in range(level.updates + level.last):
         is_update = update < level.updates
         losses = _evaluate(config, vgg, image, level.targets, level.pixel_weight, backward=is_update)
+        if not torch.isfinite(losses.total):
+            raise RunStopped(
+                f"the loss became {float(losses.total)} at step {step} (a very large beta, alpha or learning "
+                "rate?); the last image with a finite loss is kept",
+                _to_output(config, last_finite, content_image, level.size),
+            )
+        last_finite = image.detach().clone()
         want_image = (level.last and not is_update) or (image_every > 0 and step % image_every == 0)
         yield StepRecord(
             **{name: float(getattr(losses, name)) for name in LOSS_FIELDS},

@@ -6,7 +6,11 @@ errors, not the look of a stylised image.
 
 from __future__ import annotations
 
+import os
+import time
+
 import numpy as np
+import torch
 import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
@@ -204,3 +208,44 @@ def test_served_gatys_rejects_a_non_image_upload(server, tmp_path, image_files):
                        api_name="/gatys")
     assert "Traceback" not in str(error.value) and "/tmp" not in str(error.value)
     assert "Traceback" not in server.log_text()  # a user error: no traceback in the server log
+
+
+def test_old_results_are_removed(tmp_path):
+    from ui.widgets import new_result_path
+
+    old, recent = tmp_path / "old-run", tmp_path / "recent-run"
+    for folder, age_s in ((old, 2 * 86400), (recent, 3600)):
+        folder.mkdir()
+        (folder / "stylized.png").write_bytes(b"png")
+        os.utime(folder, (time.time() - age_s, time.time() - age_s))
+    path = new_result_path(tmp_path, keep_s=86400)
+    assert not old.exists() and recent.exists() and path.parent.is_dir() and path.parent.parent == tmp_path
+
+
+def test_a_diverging_run_stops_with_a_message_and_keeps_the_last_finite_image(app, image_files, monkeypatch):
+    real_evaluate, calls = gatys._evaluate, []
+
+    def diverging(*args, **kwargs):
+        losses = real_evaluate(*args, **kwargs)
+        calls.append(1)
+        return losses if len(calls) < 5 else gatys.Losses(losses.content, losses.style, losses.tv, losses.total * float("nan"))
+
+    monkeypatch.setattr(gatys, "_evaluate", diverging)
+    outputs = []
+    with pytest.raises(gr.Error, match="the loss became nan at step 4") as error:
+        for output in app.stylize(**gatys_args(app, image_files, steps=20)):
+            outputs.append(output)
+    assert not error.value.print_exception
+    kept, _, path, status, _ = outputs[-1]
+    assert isinstance(kept, Image.Image) and "Stopped: the loss became nan" in status
+    assert np.array_equal(np.asarray(Image.open(path)), np.asarray(kept))
+
+
+def test_gpu_out_of_memory_names_a_size_that_would_fit(monkeypatch, content_image, style_image):
+    def out_of_memory(*args, **kwargs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(gatys, "_evaluate", out_of_memory)
+    config = preset("study", size=1024, steps=2, vgg_weights="random", device="cpu")
+    with pytest.raises(gatys.RunStopped, match="ran out of memory at size 1024; size 704 \\(half the pixels\\)"):
+        list(gatys.run_gatys(config, content_image, style_image))

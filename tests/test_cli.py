@@ -95,3 +95,14 @@ def test_console_scripts_are_installed():
     for script, words in (("nst", "import-official"), ("nst-train-cyclegan", "--dataset DATASET")):
         result = subprocess.run([str(bin_dir / script), "--help"], capture_output=True, text=True, timeout=120)
         assert result.returncode == 0 and words in result.stdout, result.stderr[-500:]
+
+
+def test_a_diverging_run_keeps_its_last_finite_image(tmp_path, image_files):
+    content, style = image_files
+    out = tmp_path / "o.png"
+    result = run_cli("gatys", "--content", content, "--style", style, "--out", out, "--size", 32, "--steps", 5,
+                     "--levels", 1, "--beta", "1e40")  # beta * L_style overflows float32 at once  # fmt: skip
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [errors[0]] and "the loss became inf at step 0" in errors[0] and "Traceback" not in result.stderr
+    assert Image.open(out).size == (32, 24)  # the starting image, the last one with a finite loss

@@ -1,9 +1,13 @@
 """Small pieces of UI the app's handlers share: an image upload that refuses non-images in a
-sentence, errors that read whole in the browser, and the run status line with its progress bar."""
+sentence, errors that read whole in the browser, the run status line with its progress bar, and
+result files that do not pile up."""
 
 from __future__ import annotations
 
 import html
+import shutil
+import tempfile
+import time
 from pathlib import Path
 
 import gradio as gr
@@ -39,6 +43,20 @@ def open_upload(path: str | None, role: str):
         return load_image(path)
     except ImageError as error:
         raise user_error(f"The {role} image cannot be used: {str(error).replace(str(path), Path(path).name)}") from error
+
+
+RESULTS_DIR = Path(tempfile.gettempdir()) / "nst-app"
+KEEP_RESULTS_S = 24 * 3600  # a result PNG stays downloadable this long (Gradio's own cache: see app.py)
+
+
+def new_result_path(directory: Path = RESULTS_DIR, keep_s: float = KEEP_RESULTS_S) -> Path:
+    """Where one run writes its PNG: a fresh folder, after removing those of runs older than
+    `keep_s`, so that a Space serving for weeks does not fill its disk."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for old in directory.iterdir():
+        if old.is_dir() and time.time() - old.stat().st_mtime > keep_s:
+            shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(dir=directory)) / "stylized.png"
 
 
 def status_html(text: str, step: int | None = None, total: int | None = None) -> str:
