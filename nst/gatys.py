@@ -21,7 +21,7 @@ from nst.device import resolve_device, vgg_dtypes
 from nst.images import fit_long_side, image_to_tensor, load_image, resize_tensor, tensor_to_image
 from nst.losses import content_loss, style_loss, style_target_gram, tv_loss
 from nst.schedules import step_scheduler
-from nst.vgg import VGGFeatures, load_vgg19_features
+from nst.vgg import VGGFeatures, load_vgg19_features, min_side
 
 ImageSource = str | os.PathLike | Image.Image
 
@@ -156,6 +156,9 @@ def _levels(config, vgg, content_image, style_images, blend, device) -> Iterator
     for index, (size, updates) in enumerate(plan):
         content_t = image_to_tensor(content_image, size).to(device)
         style_ts = [_style_tensor(config, style, content_t, size) for style in style_images]
+        _check_sides(config, "content", content_t, index)
+        for style_t in style_ts:
+            _check_sides(config, "style", style_t, index)
         if config.preserve_color == "luminance":
             content_t = color.luminance(content_t)
         targets = _compute_targets(config, vgg, content_t, style_ts, blend)
@@ -206,6 +209,17 @@ def _blend_weights(config: GatysConfig, n_styles: int) -> list[float]:
     if len(weights) != n_styles:
         raise ValueError(f"{len(weights)} style blend weights for {n_styles} style images")
     return [w / sum(weights) for w in weights]
+
+
+def _check_sides(config: GatysConfig, what: str, tensor: torch.Tensor, level: int) -> None:
+    """A thin image can be too small for the deepest layer's poolings: say so in one line."""
+    need, (height, width) = min_side(config.content_layers + config.style_layers), tensor.shape[-2:]
+    if min(height, width) < need:
+        where = f" at coarse-to-fine level {level + 1} of {config.levels}" if config.levels > 1 else ""
+        raise ValueError(
+            f"the {what} image is too thin: it becomes {width}x{height} px{where}, and the layers used need at least "
+            f"{need} px a side; use a larger size, fewer levels, shallower layers or a less elongated image"
+        )
 
 
 def _style_tensor(config: GatysConfig, style: Image.Image, content_t: torch.Tensor, size) -> torch.Tensor:

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from nst import color
+from conftest import synthetic_image
 from nst.config import GatysConfig, preset
 from nst.gatys import initial_image, level_plan, run_gatys, stylize
 from nst.images import image_to_tensor
@@ -250,3 +251,23 @@ def test_real_images_end_to_end(shared_images):
     image, records = stylize(config, shared_images / "tubingen.jpg", shared_images / "starry_night.jpg")
     assert image.size == (64, 48)
     assert records[-1].total < records[0].total
+
+
+def test_min_side_counts_the_poolings_before_the_deepest_layer():
+    from nst.vgg import min_side
+
+    assert min_side(("relu1_1",)) == 1 and min_side(("conv2_1",)) == 2 and min_side(("pool2",)) == 2
+    assert min_side(("relu1_1", "relu4_1")) == 8 and min_side(("conv5_1",)) == 16
+
+
+@pytest.mark.parametrize("thin", ["content", "style"])
+def test_a_too_thin_image_is_one_clear_error(thin):
+    from PIL import Image
+
+    images = {"content": synthetic_image(48, 36), "style": synthetic_image(30, 40)}
+    images[thin] = Image.new("RGB", (8, 2000), (90, 120, 200))
+    config = small_config(size=64, style_layers=("relu1_1", "relu4_1"))
+    with pytest.raises(ValueError, match=f"the {thin} image is too thin: it becomes .* the layers used need at least 8 px"):
+        list(run_gatys(config, images["content"], images["style"]))
+    shallow = small_config(size=64, style_layers=("relu1_1",), content_layers=("relu1_1",))
+    assert list(run_gatys(shallow, images["content"], images["style"]))[-1].image is not None  # 1 px a side is enough
