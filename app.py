@@ -76,11 +76,12 @@ def stylize(**named):
 
     Takes every control by name (`gatys_images` and `gatys_controls`): the images as file paths,
     the rest as GatysConfig fields plus the UI's own log10_ratio, network and style2_share."""
-    content, style = open_upload(named["content"], "content"), open_upload(named["style"], "style")
-    style2 = open_upload(named.get("style2"), "second style")
-    if content is None or style is None:
+    if named["content"] is None or named["style"] is None:
         raise user_error("Please upload a content image and a style image (or click an example).")
-    config = gatys_config(named, second_style=style2 is not None)
+    config = gatys_config(named, second_style=named.get("style2") is not None)
+    style_side = max(16, round(config.style_scale * config.size))  # decode uploads no larger than needed
+    content, style = open_upload(named["content"], "content", config.size), open_upload(named["style"], "style", style_side)
+    style2 = open_upload(named.get("style2"), "second style", style_side)
     result = new_result_path()
     history, state = LossHistory.empty(with_tv=config.tv_weight > 0), {"step": 0, "steps": config.steps}
     loading = "Loading VGG19 and computing the targets..."
@@ -178,7 +179,7 @@ def _cyclegan_gpu_seconds(*args, **kwargs) -> int:
 @spaces.GPU(duration=_cyclegan_gpu_seconds)
 def cyclegan(image_path: str | None, source: str, direction: str, max_side: int):
     """(input, output) for the before/after slider, and the status line."""
-    image = open_upload(image_path, "input")
+    image = open_upload(image_path, "input", int(max_side))
     if image is None:
         raise user_error("Please upload an image to translate.")
     if not source:
@@ -205,8 +206,8 @@ NO_PROGRESS_OVERLAY = dict(show_progress="hidden")  # our own status line shows 
 
 
 def upload(label: str, elem_id: str, height: int = 300) -> PictureUpload:
-    return PictureUpload(type="filepath", label=label, sources=["upload", "webcam", "clipboard"], height=height,
-                         elem_id=elem_id)  # fmt: skip
+    return PictureUpload(type="filepath", image_mode=None, label=label, sources=["upload", "webcam", "clipboard"],
+                         height=height, elem_id=elem_id)  # fmt: skip
 
 
 with gr.Blocks(title="Neural style transfer studio", delete_cache=GRADIO_CACHE_CLEANUP) as demo:

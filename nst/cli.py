@@ -122,7 +122,7 @@ def _run_cyclegan(args: argparse.Namespace) -> None:
 
     if args.size is not None and args.size < 16:
         raise ValueError(f"--size must be at least 16; got {args.size}")
-    image = load_image(args.input)
+    image = load_image(args.input, max_side=args.size)
     loaded = load_generator(args.model, args.direction)
     generator = prepare_generator(loaded.generator, args.device, args.precision)
     out = Path(args.out)

@@ -126,7 +126,8 @@ def run_gatys(
         raise ValueError("at least one style image is needed")
     blend = _blend_weights(config, len(styles))
     device = resolve_device(config.device)
-    content_image, style_images = load_image(content), [load_image(style) for style in styles]
+    content_image = load_image(content, max_side=config.size)  # decoded no larger than needed
+    style_images = [load_image(style, max_side=max(16, round(config.style_scale * config.size))) for style in styles]
     layers = config.content_layers + config.style_layers
     vgg = VGGFeatures(load_vgg19_features(config.vgg_weights), layers, config.pooling, *vgg_dtypes(config.precision, device))
     vgg = vgg.to(device)

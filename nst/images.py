@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -10,29 +12,46 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-# Decompression-bomb guard: refuse images with more pixels than this (about 8k x 8k).
-MAX_PIXELS = 64_000_000
+# Pillow's decompression-bomb limit (it refuses larger images outright): about 179 megapixels.
+MAX_PIXELS = 2 * Image.MAX_IMAGE_PIXELS
 
 
 class ImageError(ValueError):
     """An input that is not a usable image; the message names the file and the problem."""
 
 
-def load_image(source: str | os.PathLike | Image.Image) -> Image.Image:
-    """Open a path (or take a PIL image) and return it as RGB, EXIF rotation applied."""
+def load_image(source: str | os.PathLike | Image.Image, max_side: int | None = None) -> Image.Image:
+    """Open a path (or take a PIL image) and return it as RGB, EXIF rotation applied.
+
+    With `max_side`, a large file is decoded no larger than needed for a long side of at least
+    `max_side` (JPEG's DCT scaling through `draft`, then `Image.reduce`), which bounds memory:
+    the caller resizes the rest of the way with a proper filter.
+    """
     if isinstance(source, Image.Image):
         return to_rgb(source)
     path = Path(source)
     if not path.is_file():
         raise ImageError(f"image file not found: {path}")
     try:
-        with Image.open(path) as image:
-            if image.width * image.height > MAX_PIXELS:
-                raise ImageError(f"{path} is too large ({image.width}x{image.height} pixels)")
-            image.load()
-            return to_rgb(ImageOps.exif_transpose(image))
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as error:
-        raise ImageError(f"{path} is not a readable image ({error.__class__.__name__})") from error
+        with warnings.catch_warnings():  # between Pillow's warning and error limits is accepted
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                if max_side:
+                    image.draft("RGB", _at_least(image.size, max_side))
+                image.load()
+                if max_side and (factor := int(max(image.size) / max_side)) >= 2:
+                    image = image.reduce(factor)
+                return to_rgb(ImageOps.exif_transpose(image))
+    except Image.DecompressionBombError as error:
+        raise ImageError(f"{path.name} is too large: images up to {MAX_PIXELS / 1e6:.0f} megapixels are accepted") from error
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        raise ImageError(f"{path.name} is not a readable image ({error.__class__.__name__})") from error
+
+
+def _at_least(size: tuple[int, int], max_side: int) -> tuple[int, int]:
+    """(width, height) scaled so the long side is max_side, rounded up."""
+    scale = min(1.0, max_side / max(size))
+    return math.ceil(size[0] * scale), math.ceil(size[1] * scale)
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 
 import gradio as gr
-from PIL import UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
-from nst.images import ImageError, load_image
+from nst.images import MAX_PIXELS, ImageError, load_image
 
 
 def user_error(message: str, duration: float | None = 20) -> gr.Error:
@@ -23,24 +23,32 @@ def user_error(message: str, duration: float | None = 20) -> gr.Error:
 
 
 class PictureUpload(gr.Image):
-    """gr.Image (type="filepath") whose upload check names the box instead of a server path."""
+    """gr.Image handing the handler the uploaded file's path (the handler decodes it no larger
+    than needed), whose upload check names the box instead of a server path."""
 
     is_template = True  # the frontend is gr.Image's
+
+    # No __init__ of its own: gradio reads a component's props off its __init__ signature.
+    # Create it with type="filepath", image_mode=None (the file as it came, not re-encoded).
 
     def preprocess(self, payload):
         try:
             return super().preprocess(payload)
+        except Image.DecompressionBombError as error:
+            raise user_error(f"The {self.label or 'uploaded'} image is too large: images up to {MAX_PIXELS / 1e6:.0f} "
+                             "megapixels are accepted.") from error  # fmt: skip
         except (UnidentifiedImageError, OSError) as error:
             raise user_error(f"The {self.label or 'uploaded'} file is not a picture that can be read "
                              "(PNG, JPEG, WebP, ...): please upload an image.") from error  # fmt: skip
 
 
-def open_upload(path: str | None, role: str):
-    """The uploaded file as an RGB PIL image, None if empty; errors name the role, not the path."""
+def open_upload(path: str | None, role: str, max_side: int):
+    """The uploaded file as an RGB PIL image decoded no larger than needed for `max_side`, None
+    if empty; errors name the role and the file, not the server's path."""
     if path is None:
         return None
     try:
-        return load_image(path)
+        return load_image(path, max_side)
     except ImageError as error:
         raise user_error(f"The {role} image cannot be used: {str(error).replace(str(path), Path(path).name)}") from error
 
