@@ -14,37 +14,39 @@ from torch import nn
 UPSAMPLINGS = ("transpose", "nearest")
 
 
-def instance_norm(channels: int) -> nn.Module:
-    """Instance normalisation without affine parameters, as in the paper.
+def instance_norm(channels: int, affine: bool = False) -> nn.Module:
+    """Instance normalisation, without affine parameters as in the paper (some checkpoints have them).
 
-    Written as GroupNorm with one channel per group: the same computation (and no parameters,
-    so the same state dict), but it works on channels-last tensors without copying them, which
+    Written as GroupNorm with one channel per group: the same computation (and the same state
+    dict keys and shapes), but it works on channels-last tensors without copying them, which
     nn.InstanceNorm2d does not; that makes bf16 inference on CPU several times faster (bench/).
     """
-    return nn.GroupNorm(channels, channels, eps=1e-5, affine=False)
+    return nn.GroupNorm(channels, channels, eps=1e-5, affine=affine)
 
 
 class ResnetBlock(nn.Module):
-    """R256: two reflection-padded 3x3 convolutions with instance norm and a skip connection."""
+    """R256: two reflection-padded 3x3 convolutions with instance norm and a skip connection
+    (with `dropout`, the reference implementation's --use_dropout: Dropout(0.5) between them)."""
 
-    def __init__(self, channels: int):
+    def __init__(self, channels: int, norm_affine: bool = False, dropout: bool = False):
         super().__init__()
         self.conv_block = nn.Sequential(
             nn.ReflectionPad2d(1),
             nn.Conv2d(channels, channels, 3),
-            instance_norm(channels),
+            instance_norm(channels, norm_affine),
             nn.ReLU(True),
+            *([nn.Dropout(0.5)] if dropout else []),
             nn.ReflectionPad2d(1),
             nn.Conv2d(channels, channels, 3),
-            instance_norm(channels),
+            instance_norm(channels, norm_affine),
         )
 
     def forward(self, x):
         return x + self.conv_block(x)
 
 
-def _conv_norm_relu(conv: nn.Module, channels: int) -> list[nn.Module]:
-    return [conv, instance_norm(channels), nn.ReLU(True)]
+def _conv_norm_relu(conv: nn.Module, channels: int, affine: bool) -> list[nn.Module]:
+    return [conv, instance_norm(channels, affine), nn.ReLU(True)]
 
 
 class ResnetGenerator(
@@ -60,27 +62,31 @@ class ResnetGenerator(
 
     upsampling="transpose" is the paper's (fractionally strided convolutions, key layout of the
     reference implementation); "nearest" is the HugGAN variant (nearest-neighbour upsampling then a
-    3x3 convolution), which most CycleGAN generators on the Hugging Face Hub use.
+    3x3 convolution), which most CycleGAN generators on the Hugging Face Hub use. norm_affine and
+    dropout are variants found in the wild (instance norm with weight and bias; --use_dropout).
     """
 
     architecture = "resnet"  # its name in GENERATORS and in a saved config.json
     input_multiple = 4  # two stride-2 stages: input sides must be multiples of 2**2
 
-    def __init__(self, ngf: int = 64, n_blocks: int = 9, upsampling: str = "transpose"):
+    def __init__(self, ngf: int = 64, n_blocks: int = 9, upsampling: str = "transpose", norm_affine: bool = False,
+                 dropout: bool = False):  # fmt: skip
         super().__init__()
         if upsampling not in UPSAMPLINGS:
             raise ValueError(f"upsampling must be one of {UPSAMPLINGS}; got {upsampling!r}")
-        self.hub_config = {"architecture": self.architecture, "ngf": ngf, "n_blocks": n_blocks, "upsampling": upsampling}
-        layers = [nn.ReflectionPad2d(3), *_conv_norm_relu(nn.Conv2d(3, ngf, 7), ngf)]
+        self.hub_config = {"architecture": self.architecture, "ngf": ngf, "n_blocks": n_blocks, "upsampling": upsampling,
+                           "norm_affine": norm_affine, "dropout": dropout}  # fmt: skip
+        layers = [nn.ReflectionPad2d(3), *_conv_norm_relu(nn.Conv2d(3, ngf, 7), ngf, norm_affine)]
         for mult in (1, 2):  # d128, d256
-            layers += _conv_norm_relu(nn.Conv2d(ngf * mult, ngf * mult * 2, 3, stride=2, padding=1), ngf * mult * 2)
-        layers += [ResnetBlock(ngf * 4) for _ in range(n_blocks)]
+            down = nn.Conv2d(ngf * mult, ngf * mult * 2, 3, stride=2, padding=1)
+            layers += _conv_norm_relu(down, ngf * mult * 2, norm_affine)
+        layers += [ResnetBlock(ngf * 4, norm_affine, dropout) for _ in range(n_blocks)]
         for mult in (4, 2):  # u128, u64
             if upsampling == "transpose":
                 up = [nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, 3, stride=2, padding=1, output_padding=1)]
             else:
                 up = [nn.Upsample(scale_factor=2), nn.Conv2d(ngf * mult, ngf * mult // 2, 3, padding=1)]
-            layers += up[:-1] + _conv_norm_relu(up[-1], ngf * mult // 2)
+            layers += up[:-1] + _conv_norm_relu(up[-1], ngf * mult // 2, norm_affine)
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, 3, 7), nn.Tanh()]
         self.model = nn.Sequential(*layers)
 

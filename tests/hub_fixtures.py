@@ -32,17 +32,18 @@ def fill_hub_cache(cache_dir: Path, repo_id: str, files: dict[str, Path], revisi
     return repo_dir
 
 
-def _instance_norm_relu(channels):
-    return [nn.InstanceNorm2d(channels), nn.ReLU(True)]
+def _instance_norm_relu(channels, affine=False):
+    return [nn.InstanceNorm2d(channels, affine=affine), nn.ReLU(True)]
 
 
 class _Residual(nn.Module):
-    def __init__(self, channels: int, attribute: str):
+    def __init__(self, channels: int, attribute: str, affine: bool = False, dropout: bool = False):
         super().__init__()
         self.attribute = attribute
         setattr(self, attribute, nn.Sequential(
-            nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3), *_instance_norm_relu(channels),
-            nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3), nn.InstanceNorm2d(channels),
+            nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3), *_instance_norm_relu(channels, affine),
+            *([nn.Dropout(0.5)] if dropout else []),
+            nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3), nn.InstanceNorm2d(channels, affine=affine),
         ))  # fmt: skip
 
     def forward(self, x):
@@ -58,28 +59,34 @@ class _Sequential(nn.Module):
         return self.model(x)
 
 
-def reference_generator(ngf: int = 64, n_blocks: int = 9) -> nn.Module:
-    """junyanz/pytorch-CycleGAN-and-pix2pix ResnetGenerator (instance norm, no dropout)."""
-    layers = [nn.ReflectionPad2d(3), nn.Conv2d(3, ngf, 7), *_instance_norm_relu(ngf)]
-    layers += [nn.Conv2d(ngf, 2 * ngf, 3, 2, 1), *_instance_norm_relu(2 * ngf)]
-    layers += [nn.Conv2d(2 * ngf, 4 * ngf, 3, 2, 1), *_instance_norm_relu(4 * ngf)]
-    layers += [_Residual(4 * ngf, "conv_block") for _ in range(n_blocks)]
-    layers += [nn.ConvTranspose2d(4 * ngf, 2 * ngf, 3, 2, 1, output_padding=1), *_instance_norm_relu(2 * ngf)]
-    layers += [nn.ConvTranspose2d(2 * ngf, ngf, 3, 2, 1, output_padding=1), *_instance_norm_relu(ngf)]
+def wild_generator(ngf: int = 64, n_blocks: int = 9, upsampling: str = "transpose", attribute: str = "conv_block",
+                   affine: bool = False, dropout: bool = False) -> nn.Module:  # fmt: skip
+    """A CycleGAN ResNet generator as published checkpoints build it: upsampling by transposed
+    convolutions (junyanz/pytorch-CycleGAN-and-pix2pix) or nearest + 3x3 convolution
+    (huggingface/community-events), residual blocks in `conv_block` or `block`, instance norm
+    with or without affine parameters, with or without --use_dropout."""
+    layers = [nn.ReflectionPad2d(3), nn.Conv2d(3, ngf, 7), *_instance_norm_relu(ngf, affine)]
+    layers += [nn.Conv2d(ngf, 2 * ngf, 3, 2, 1), *_instance_norm_relu(2 * ngf, affine)]
+    layers += [nn.Conv2d(2 * ngf, 4 * ngf, 3, 2, 1), *_instance_norm_relu(4 * ngf, affine)]
+    layers += [_Residual(4 * ngf, attribute, affine, dropout) for _ in range(n_blocks)]
+    for channels in (4 * ngf, 2 * ngf):
+        if upsampling == "transpose":
+            layers += [nn.ConvTranspose2d(channels, channels // 2, 3, 2, 1, output_padding=1)]
+        else:
+            layers += [nn.Upsample(scale_factor=2), nn.Conv2d(channels, channels // 2, 3, 1, 1)]
+        layers += _instance_norm_relu(channels // 2, affine)
     layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, 3, 7), nn.Tanh()]
     return _Sequential(layers).eval()
 
 
+def reference_generator(ngf: int = 64, n_blocks: int = 9) -> nn.Module:
+    """junyanz/pytorch-CycleGAN-and-pix2pix ResnetGenerator (instance norm, no dropout)."""
+    return wild_generator(ngf, n_blocks, "transpose", "conv_block")
+
+
 def huggan_generator(n_blocks: int = 9) -> nn.Module:
     """huggingface/community-events GeneratorResNet: nearest upsampling then a 3x3 convolution."""
-    layers = [nn.ReflectionPad2d(3), nn.Conv2d(3, 64, 7), *_instance_norm_relu(64)]
-    layers += [nn.Conv2d(64, 128, 3, 2, 1), *_instance_norm_relu(128)]
-    layers += [nn.Conv2d(128, 256, 3, 2, 1), *_instance_norm_relu(256)]
-    layers += [_Residual(256, "block") for _ in range(n_blocks)]
-    layers += [nn.Upsample(scale_factor=2), nn.Conv2d(256, 128, 3, 1, 1), *_instance_norm_relu(128)]
-    layers += [nn.Upsample(scale_factor=2), nn.Conv2d(128, 64, 3, 1, 1), *_instance_norm_relu(64)]
-    layers += [nn.ReflectionPad2d(3), nn.Conv2d(64, 3, 7), nn.Tanh()]
-    return _Sequential(layers).eval()
+    return wild_generator(64, n_blocks, "nearest", "block")
 
 
 def with_legacy_instance_norm_keys(state: dict, model: nn.Module) -> dict:
@@ -96,8 +103,14 @@ def with_legacy_instance_norm_keys(state: dict, model: nn.Module) -> dict:
 
 
 def seeded(module: nn.Module, seed: int = 0) -> nn.Module:
+    """Random weights, affine norm parameters included (so that loading them matters)."""
     torch.manual_seed(seed)
-    return init_weights(module)
+    init_weights(module)
+    for norm in module.modules():
+        if isinstance(norm, (nn.InstanceNorm2d, nn.GroupNorm)) and norm.affine:
+            nn.init.normal_(norm.weight, 1.0, 0.2)
+            nn.init.normal_(norm.bias, 0.0, 0.2)
+    return module
 
 
 def same_output(a: nn.Module, b: nn.Module, size=(1, 3, 36, 44)) -> bool:

@@ -20,7 +20,9 @@ from huggingface_hub.errors import RemoteEntryNotFoundError, RepositoryNotFoundE
 from PIL import Image
 from safetensors.torch import save_file
 
-from hub_fixtures import fill_hub_cache, huggan_generator, reference_generator, same_output, seeded, with_legacy_instance_norm_keys
+from hub_fixtures import (
+    fill_hub_cache, huggan_generator, reference_generator, same_output, seeded, wild_generator, with_legacy_instance_norm_keys,
+)  # fmt: skip
 from nst import hub, network
 from nst.cyclegan import NLayerDiscriminator, ResnetGenerator
 from nst.hub import ModelLoadError, is_cached_or_reachable, load_generator, model_card, save_cyclegan, save_generator
@@ -221,7 +223,8 @@ def test_saved_config_names_the_architecture_and_loads_strictly(tmp_path):
     generator = ResnetGenerator(ngf=8, n_blocks=2, upsampling="nearest")
     folder = save_generator(generator, tmp_path / "g")
     config = json.loads((folder / "config.json").read_text())
-    assert config == {"architecture": "resnet", "ngf": 8, "n_blocks": 2, "upsampling": "nearest"}
+    assert config == {"architecture": "resnet", "ngf": 8, "n_blocks": 2, "upsampling": "nearest", "norm_affine": False,
+                      "dropout": False}  # fmt: skip
     assert not (folder / "README.md").exists()  # no generic card from the mixin
     loaded = load_generator(str(folder))
     assert loaded.layout == "nst" and loaded.generator.input_multiple == 4
@@ -251,3 +254,33 @@ def test_import_official_pushes_with_the_shared_hub_flags(tmp_path, monkeypatch)
                  "--hub-repo-id", "me/monet", "--hub-private"]) == 0  # fmt: skip
     assert calls == [("create", "me/monet", True), ("upload", "me/monet")]
     assert "nst cyclegan --model me/monet" in (tmp_path / "o" / "README.md").read_text()
+
+
+VARIANTS = [(upsampling, attribute, affine, dropout) for upsampling in ("transpose", "nearest")
+            for attribute in ("conv_block", "block") for affine in (False, True) for dropout in (False, True)]  # fmt: skip
+
+
+@pytest.mark.parametrize("upsampling,attribute,affine,dropout", VARIANTS)
+def test_checkpoints_from_the_wild_load_as_the_network_they_are(tmp_path, upsampling, attribute, affine, dropout):
+    """For each variant, an independent network makes a random checkpoint; the loader, reading
+    only keys and shapes, must give that network's output (file, import-official, the app's loader)."""
+    wild = seeded(wild_generator(ngf=4, n_blocks=3, upsampling=upsampling, attribute=attribute, affine=affine,
+                                 dropout=dropout), seed=3).eval()  # fmt: skip
+    checkpoint = tmp_path / "latest_net_G.pth"
+    torch.save(wild.state_dict(), checkpoint)
+    loaded = load_generator(str(checkpoint))
+    config = loaded.generator.hub_config
+    assert (config["ngf"], config["n_blocks"], config["upsampling"], config["norm_affine"], config["dropout"]) == (
+        4, 3, upsampling, affine, dropout)  # fmt: skip
+    assert same_output(loaded.generator, wild, size=(1, 3, 20, 28))
+    folder = hub.import_official(checkpoint, tmp_path / "imported")
+    assert same_output(load_generator(str(folder)).generator, wild, size=(1, 3, 20, 28))
+
+
+def test_the_apps_loader_reads_a_wild_checkpoint(tmp_path, monkeypatch):
+    monkeypatch.setenv("NST_VGG19_WEIGHTS", "random")
+    import app
+
+    wild = seeded(wild_generator(ngf=4, n_blocks=2, upsampling="transpose", attribute="block", affine=True), seed=4)
+    torch.save(wild.state_dict(), tmp_path / "wild.pth")
+    assert same_output(app.loaded_generator(str(tmp_path / "wild.pth"), "AtoB").generator, wild, size=(1, 3, 16, 16))
