@@ -44,8 +44,10 @@ def load_image(source: str | os.PathLike | Image.Image, max_side: int | None = N
                 return to_rgb(ImageOps.exif_transpose(image))
     except Image.DecompressionBombError as error:
         raise ImageError(f"{path.name} is too large: images up to {MAX_PIXELS / 1e6:.0f} megapixels are accepted") from error
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        raise ImageError(f"{path.name} is not a readable image ({error.__class__.__name__})") from error
+    except UnidentifiedImageError as error:
+        raise ImageError(f"{path.name} is not a readable image: not a picture format Pillow knows") from error
+    except (OSError, SyntaxError, ValueError) as error:  # what Pillow's decoders raise on bad data
+        raise ImageError(f"{path.name} is not a readable image: the file is damaged or cut short") from error
 
 
 def _at_least(size: tuple[int, int], max_side: int) -> tuple[int, int]:
