@@ -24,8 +24,9 @@ def load_image(source: str | os.PathLike | Image.Image, max_side: int | None = N
     """Open a path (or take a PIL image) and return it as RGB, EXIF rotation applied.
 
     With `max_side`, a large file is decoded no larger than needed for a long side of at least
-    `max_side` (JPEG's DCT scaling through `draft`, then `Image.reduce`), which bounds memory:
-    the caller resizes the rest of the way with a proper filter.
+    2 * `max_side` (JPEG's DCT scaling through `draft`, then `Image.reduce`), which bounds memory:
+    the caller resizes the rest of the way with a proper filter. (Reducing may move the aspect
+    ratio by a fraction of a pixel at the final size.)
     """
     if isinstance(source, Image.Image):
         return to_rgb(source)
@@ -36,10 +37,10 @@ def load_image(source: str | os.PathLike | Image.Image, max_side: int | None = N
         with warnings.catch_warnings():  # between Pillow's warning and error limits is accepted
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as image:
-                if max_side:
-                    image.draft("RGB", _at_least(image.size, max_side))
+                if max_side:  # at least twice the size needed, so the final resize still has detail to filter
+                    image.draft("RGB", _at_least(image.size, 2 * max_side))
                 image.load()
-                if max_side and (factor := int(max(image.size) / max_side)) >= 2:
+                if max_side and (factor := int(max(image.size) / (2 * max_side))) >= 2:
                     image = image.reduce(factor)
                 return to_rgb(ImageOps.exif_transpose(image))
     except Image.DecompressionBombError as error:

@@ -113,3 +113,21 @@ def test_served_app_refuses_each_bad_file_and_keeps_serving(server, corpus, tmp_
     job.result()
     image = [o for o in job.outputs() if isinstance(o[0], str)][-1][0]  # the last frame (not a gr.skip())
     assert Image.open(image).size == (64, 64)  # a normal request after the whole corpus
+
+
+def test_served_app_takes_a_photo_of_90_megapixels(server, tmp_path):
+    """Over Pillow's warning limit (89.5 MP), under its refusal limit (179 MP): accepted, and
+    decoded no larger than the run needs."""
+    width, height = 10_000, 9_000
+    ramp = np.linspace(0, 255, width, dtype=np.uint8)
+    pixels = np.broadcast_to(ramp[None, :, None], (height, width, 3))
+    big = tmp_path / "big.png"
+    Image.fromarray(np.ascontiguousarray(pixels), "RGB").save(big, compress_level=1)
+    style = tmp_path / "style.png"
+    synthetic_image(40, 40).save(style)
+    job = Client(server.url, verbose=False).submit(content=handle_file(str(big)), style=handle_file(str(style)), style2=None,
+                                                   steps=1, size=64, levels=1, network="random", api_name="/gatys")  # fmt: skip
+    job.result()
+    image = [o for o in job.outputs() if isinstance(o[0], str)][-1][0]
+    result = Image.open(image).size
+    assert result[0] == 64 and abs(result[1] - 64 * 0.9) <= 1  # the photo's shape, to a pixel

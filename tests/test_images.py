@@ -14,7 +14,7 @@ def test_large_images_are_decoded_no_larger_than_needed(tmp_path, suffix):
     full = load_image(path)
     small = load_image(path, max_side=256)
     assert full.size == (4000, 3000)
-    assert 256 <= max(small.size) < 4 * 256 and abs(small.width / small.height - 4 / 3) < 0.01
+    assert 2 * 256 <= max(small.size) < 4 * 2 * 256 and abs(small.width / small.height - 4 / 3) < 0.01
     assert max(load_image(path, max_side=5000).size) == 4000  # never enlarged
 
 
@@ -25,7 +25,7 @@ def test_exif_rotation_survives_reduced_decoding(tmp_path):
     synthetic_image(1200, 800).save(path, exif=exif)
     assert load_image(path).size == (800, 1200)
     small = load_image(path, max_side=200)
-    assert small.height > small.width and max(small.size) >= 200
+    assert small.height > small.width and max(small.size) >= 400
 
 
 def test_pillows_bomb_limit_is_the_limit(tmp_path, monkeypatch):
