@@ -8,25 +8,21 @@ option is one config field plus one control. Models load lazily on first use and
 from __future__ import annotations
 
 import argparse
-import functools
 import math
 import os
-import time
 from pathlib import Path
 from typing import Any, get_origin, get_type_hints
 
 import gradio as gr
 import spaces
-from PIL import Image
 
 from nst.config import CHOICES, DEFAULT_LR, PRESETS, VGG_WEIGHTS_ENV, GatysConfig, default_vgg_weights, preset
 from nst.gatys import RunStopped, run_gatys
-from nst.checkpoints import ModelLoadError
-from nst.hub import DIRECTIONS, load_generator
+from nst.hub import DIRECTIONS
 from nst.images import ImageError
-from nst.translate import prepare_generator, translate
 from nst.vgg import IMAGENET_FILE, VGG19_LAYER_NAMES, VGGWeightsError, imagenet_availability, imagenet_cache_path
 from ui.catalog import model_choices, model_info
+from ui.cyclegan_handlers import cyclegan, fetch_model
 from ui.examples import GATYS_PAIRS, example_files
 from ui.loss_plot import LossHistory, loss_svg
 from ui.widgets import PictureUpload, new_result_path, open_upload, status_html, user_error
@@ -66,7 +62,8 @@ def _typed(name: str, value: Any) -> Any:
 
 
 def _gatys_gpu_seconds(**named) -> int:
-    """ZeroGPU time to reserve: ~1 s per 100 steps at 512 px on a big GPU, with a margin."""
+    """ZeroGPU time to reserve: 30 s plus 50 ms a step at 512 px (scaled by pixels), a wide
+    margin over a big GPU; not measured yet on ZeroGPU."""
     return int(30 + int(named.get("steps") or 1) * (int(named.get("size") or 256) / 512) ** 2 * 0.05)
 
 
@@ -83,7 +80,7 @@ def stylize(**named):
     content, style = open_upload(named["content"], "content", config.size), open_upload(named["style"], "style", style_side)
     style2 = open_upload(named.get("style2"), "second style", style_side)
     result = new_result_path()
-    history, state = LossHistory.empty(with_tv=config.tv_weight > 0), {"step": 0, "steps": config.steps}
+    history, state = LossHistory.empty(with_tv=config.tv_weight > 0), run_state(0, config.steps)
     loading = "Loading VGG19 and computing the targets..."
     yield gr.skip(), gr.skip(), gr.skip(), status_html(loading, 0, config.steps), state
     try:
@@ -92,23 +89,38 @@ def stylize(**named):
             history.add(record, config.alpha, config.beta, config.tv_weight)
             if record.image is not None:
                 record.image.save(result)  # lossless, so Stop still leaves a PNG to download
-                state = {"step": record.step, "steps": config.steps}
+                state = run_state(record.step, config.steps)
                 text = f"Step {record.step} of {config.steps} · total loss {record.total:.4g} · {record.elapsed_s:.1f} s"
                 yield record.image, loss_svg(history), str(result), status_html(text, record.step, config.steps), state
     except RunStopped as error:  # the last image with a finite loss stays on screen and downloadable
         if error.last_image is not None:
             error.last_image.save(result)
         kept = gr.skip() if error.last_image is None else error.last_image
-        yield kept, gr.skip(), str(result) if error.last_image else gr.skip(), status_html(f"Stopped: {error}"), state
+        ended = run_state(state["step"], config.steps, running=False)
+        yield kept, gr.skip(), str(result) if error.last_image else gr.skip(), status_html(f"Stopped: {error}"), ended
         raise user_error(error, duration=None) from error
     except (VGGWeightsError, ImageError, ValueError) as error:
-        yield gr.skip(), gr.skip(), gr.skip(), status_html(f"Not run: {error}"), state
+        ended = run_state(state["step"], config.steps, running=False)
+        yield gr.skip(), gr.skip(), gr.skip(), status_html(f"Not run: {error}"), ended
         raise user_error(error, duration=None) from error
+    except Exception:  # a bug: the status says so, and gradio logs the traceback
+        failed = "Failed: an internal error (see the server log)."
+        yield gr.skip(), gr.skip(), gr.skip(), status_html(failed), run_state(state["step"], config.steps, running=False)
+        raise
     done = f"Done: {config.steps} steps in {record.elapsed_s:.1f} s. Download the PNG below the plot."
-    yield gr.skip(), gr.skip(), gr.skip(), status_html(done, config.steps, config.steps), state
+    ended = run_state(config.steps, config.steps, running=False)
+    yield gr.skip(), gr.skip(), gr.skip(), status_html(done, config.steps, config.steps), ended
 
 
-def stopped_status(state: dict) -> str:
+def run_state(step: int, steps: int, running: bool = True) -> dict:
+    """Where the run is, for Stop's message (gr.State); `running` is False once it has ended."""
+    return {"step": step, "steps": steps, "running": running}
+
+
+def stopped_status(state: dict):
+    """The status after Stop: where the run stopped, or nothing new if no run was going on."""
+    if not state.get("running"):
+        return gr.skip()
     return status_html(f"Stopped at step {state['step']} of {state['steps']}; the image so far is shown above "
                        "and can be downloaded.", state["step"], state["steps"])  # fmt: skip
 
@@ -142,56 +154,6 @@ def vgg_notice():
         f"`{IMAGENET_FILE}` in `{imagenet_cache_path().parent}` (or set `{VGG_WEIGHTS_ENV}`) and reload.",
         gr.update(visible=True),
     )
-
-
-# ----------------------------------------------------------------------------- CycleGAN handlers
-
-
-@functools.lru_cache(maxsize=4)
-def loaded_generator(source: str, direction: str):
-    """Read from the Hub cache, a folder or a file, on the CPU (no GPU held while downloading)."""
-    return load_generator(source, direction)
-
-
-@functools.lru_cache(maxsize=4)
-def cached_generator(source: str, direction: str):
-    """Ready for inference on the GPU if there is one; kept, so a second image does not reload."""
-    return prepare_generator(loaded_generator(source, direction).generator)
-
-
-def fetch_model(source: str, direction: str):
-    """First half of Translate, outside the GPU queue: resolve and load the model."""
-    if not source:
-        raise user_error("Please pick a model or type a Hub repo id or local path.")
-    yield status_html(f"Loading {source}...")
-    try:
-        loaded_generator(str(source).strip(), direction or "AtoB")
-    except ModelLoadError as error:
-        yield status_html(f"Not loaded: {error}")
-        raise user_error(error, duration=None) from error
-    yield status_html("Translating...")
-
-
-def _cyclegan_gpu_seconds(*args, **kwargs) -> int:
-    return 30  # one image through one generator: well under a second on a GPU, plus loading
-
-
-@spaces.GPU(duration=_cyclegan_gpu_seconds)
-def cyclegan(image_path: str | None, source: str, direction: str, max_side: int):
-    """(input, output) for the before/after slider, and the status line."""
-    image = open_upload(image_path, "input", int(max_side))
-    if image is None:
-        raise user_error("Please upload an image to translate.")
-    if not source:
-        raise user_error("Please pick a model or type a Hub repo id or local path.")
-    start = time.perf_counter()
-    try:
-        output = translate(cached_generator(str(source).strip(), direction or "AtoB"), image, max_side=int(max_side))
-    except (ModelLoadError, ImageError) as error:
-        raise user_error(error, duration=None) from error
-    note = loaded_generator(str(source).strip(), direction or "AtoB").label or direction
-    done = status_html(f"Done: {note}, {output.width}×{output.height} px in {time.perf_counter() - start:.1f} s.")
-    return (image.resize(output.size, Image.Resampling.LANCZOS), output), done
 
 
 # ----------------------------------------------------------------------------- layout
@@ -229,7 +191,7 @@ with gr.Blocks(title="Neural style transfer studio", delete_cache=GRADIO_CACHE_C
         with gr.Row():
             loss_plot = gr.HTML("", elem_id="loss-plot", min_height=80, scale=3)
             download = gr.File(label="Download (PNG)", elem_id="download", scale=1, min_width=260, height=110)
-        run_state = gr.State({"step": 0, "steps": DEFAULTS.steps})
+        progress_state = gr.State(run_state(0, DEFAULTS.steps, running=False))
         gatys_controls: dict[str, gr.components.Component] = {"network": network_in}
         with gr.Row():
             preset_in = gr.Dropdown(list(PRESETS), value="study", label="Preset", scale=1)
@@ -264,10 +226,10 @@ with gr.Blocks(title="Neural style transfer studio", delete_cache=GRADIO_CACHE_C
         gr.Examples([[str(examples[c]), str(examples[s])] for c, s in GATYS_PAIRS], [gatys_images["content"], gatys_images["style"]],
                     label="Examples: photos (Tübingen; scikit-image's) and the paintings style-transfer papers use")  # fmt: skip
         run_event = run_btn.click(stylize, inputs_kwargs={**gatys_images, **gatys_controls},
-                                  outputs=[result, loss_plot, download, status, run_state], api_name="gatys",
+                                  outputs=[result, loss_plot, download, status, progress_state], api_name="gatys",
                                   concurrency_id="gpu", concurrency_limit=1, **NO_PROGRESS_OVERLAY)  # fmt: skip
         # the status is written after the cancel has gone through, so nothing from the run overwrites it
-        stop_btn.click(None, cancels=[run_event], api_name=False).then(stopped_status, run_state, status, api_name=False,
+        stop_btn.click(None, cancels=[run_event], api_name=False).then(stopped_status, progress_state, status, api_name=False,
                                                                        **NO_PROGRESS_OVERLAY)  # fmt: skip
         preset_in.change(preset_values, preset_in, {c for f, c in gatys_controls.items() if f in CONFIG_TYPES or f in ("log10_ratio",)},
                          api_name=False)  # fmt: skip
@@ -289,7 +251,8 @@ with gr.Blocks(title="Neural style transfer studio", delete_cache=GRADIO_CACHE_C
             max_side_in = gr.Slider(64, 2048, value=512, step=32, label="Maximum side (larger images are scaled down)")
             translate_btn = gr.Button("Translate", variant="primary", elem_id="cg-translate")
         cg_status = gr.HTML("", elem_id="cg-status")
-        translate_btn.click(fetch_model, [model_in, direction_in], cg_status, api_name=False, **NO_PROGRESS_OVERLAY).success(
+        translate_btn.click(fetch_model, [image_in, model_in, direction_in], cg_status, api_name=False,
+                            **NO_PROGRESS_OVERLAY).success(
             cyclegan, [image_in, model_in, direction_in, max_side_in], [comparison, cg_status], api_name="cyclegan",
             concurrency_id="gpu", concurrency_limit=1, **NO_PROGRESS_OVERLAY)  # fmt: skip
         model_in.change(model_info, model_in, [direction_in, model_note], api_name=False, **NO_PROGRESS_OVERLAY)

@@ -100,8 +100,8 @@ GENERATORS: dict[str, type[nn.Module]] = {ResnetGenerator.architecture: ResnetGe
 
 
 def generator_class(config: dict) -> type[nn.Module]:
-    """The class a generator config names; configs from before the table mean "resnet"."""
-    name = config.get("architecture", "resnet")
+    """The class a saved generator config names."""
+    name = config["architecture"]
     if name not in GENERATORS:
         raise ValueError(f"unknown generator architecture {name!r}; known: {', '.join(GENERATORS)}")
     return GENERATORS[name]

@@ -130,9 +130,9 @@ def run_gatys(
     style_images = [load_image(style, max_side=max(16, round(config.style_scale * config.size))) for style in styles]
     layers = config.content_layers + config.style_layers
     vgg = VGGFeatures(load_vgg19_features(config.vgg_weights), layers, config.pooling, *vgg_dtypes(config.precision, device))
-    vgg = vgg.to(device)
     step, image, coarser = 0, None, None
     try:
+        vgg = vgg.to(device)
         for level in _levels(config, vgg, content_image, style_images, blend, device):
             if coarser is None:
                 image = initial_image(config, level.content, level.style)

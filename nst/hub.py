@@ -24,7 +24,7 @@ from pathlib import Path
 
 from huggingface_hub import HfApi, ModelCard, ModelCardData, constants, hf_hub_download
 from huggingface_hub.errors import (
-    EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError,
+    EntryNotFoundError, HfHubHTTPError, LocalEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError,
 )  # fmt: skip
 from torch import nn
 
@@ -102,8 +102,11 @@ def _load_from_files(files: "_LocalFiles | _HubFiles", direction: str, where: st
     prefix, label = "", ""
     index_path = files.get(INDEX_FILE)
     if index_path is not None:
-        index = json.loads(index_path.read_text())
-        prefix = index["generators"][direction].rstrip("/") + "/"
+        index = _read_json(index_path, where)
+        try:
+            prefix = index["generators"][direction].rstrip("/") + "/"
+        except (KeyError, TypeError, AttributeError) as error:
+            raise ModelLoadError(f"{where}: {INDEX_FILE} names no generator for {direction}") from error
         label = direction_labels(index)[direction]
     weights = next((p for name in WEIGHT_FILES if (p := files.get(prefix + name)) is not None), None)
     if weights is None:
@@ -116,11 +119,21 @@ def _load_from_files(files: "_LocalFiles | _HubFiles", direction: str, where: st
     if index_path is None and direction != "AtoB":
         raise ModelLoadError(f"{where} holds a single generator: only direction AtoB is available")
     config_path = files.get(prefix + "config.json")
-    config = json.loads(config_path.read_text()) if config_path is not None else None
+    config = _read_json(config_path, where) if config_path is not None else None
     if config and "architecture" in config and weights.name == "model.safetensors":
         return LoadedGenerator(_from_pretrained(weights.parent, config, where), where, direction, "nst", label)
     generator, layout = build_generator(read_state_dict(weights), config, where)  # formats from elsewhere
     return LoadedGenerator(generator, where, direction, layout, label)
+
+
+def _read_json(path: Path, where: str) -> dict:
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ModelLoadError(f"{where}: {path.name} is not valid JSON ({error})") from error
+    if not isinstance(data, dict):
+        raise ModelLoadError(f"{where}: {path.name} does not hold a JSON object")
+    return data
 
 
 def _from_pretrained(folder: Path, config: dict, where: str) -> nn.Module:
@@ -169,6 +182,9 @@ class _HubFiles:
             return None
         except EntryNotFoundError:
             return None  # the Hub answered: no such file in this repo
+        except (HfHubHTTPError, OSError) as error:  # the Hub answered badly, or the download broke off
+            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise ModelLoadError(f"could not download {name} from Hub repo {self.repo_id}: {reason}") from error
 
 
 def model_card(title: str, body: str, repo_id: str = "OWNER/NAME") -> ModelCard:

@@ -16,6 +16,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 MAX_PIXELS = 2 * Image.MAX_IMAGE_PIXELS
 
 
+_REDUCIBLE_MODES = ("L", "LA", "RGB", "RGBA", "CMYK", "I", "F")
+
+
 class ImageError(ValueError):
     """An input that is not a usable image; the message names the file and the problem."""
 
@@ -41,6 +44,8 @@ def load_image(source: str | os.PathLike | Image.Image, max_side: int | None = N
                     image.draft("RGB", _at_least(image.size, 2 * max_side))
                 image.load()
                 if max_side and (factor := int(max(image.size) / (2 * max_side))) >= 2:
+                    if image.mode not in _REDUCIBLE_MODES:  # palette, 1-bit, 16-bit: Image.reduce refuses them
+                        image = to_rgb(ImageOps.exif_transpose(image))
                     image = image.reduce(factor)
                 return to_rgb(ImageOps.exif_transpose(image))
     except Image.DecompressionBombError as error:

@@ -40,14 +40,15 @@ def _layer_names() -> tuple[str, ...]:
 
 
 VGG19_LAYER_NAMES = _layer_names()
+IMAGENET_FILE = Path(VGG19_Weights.IMAGENET1K_V1.url).name  # vgg19-dcbb9e9d.pth
 
 
 def min_side(layers: tuple[str, ...]) -> int:
-    """The smallest image side the layers can be computed for: each 2x2 pooling before the
-    deepest of them halves the side, which must stay at least one pixel."""
+    """The smallest image side the layers can be computed for: each 2x2 pooling up to the
+    deepest of them (itself included) halves the side, which must stay at least one pixel."""
     deepest = max(VGG19_LAYER_NAMES.index(name) for name in layers)
-    return 2 ** sum(name.startswith("pool") for name in VGG19_LAYER_NAMES[:deepest])
-IMAGENET_FILE = Path(VGG19_Weights.IMAGENET1K_V1.url).name  # vgg19-dcbb9e9d.pth
+    return 2 ** sum(name.startswith("pool") for name in VGG19_LAYER_NAMES[: deepest + 1])
+
 
 
 class VGGWeightsError(RuntimeError):

@@ -23,6 +23,7 @@ from nst.cyclegan import ResnetGenerator, init_weights
 from nst.hub import model_card, save_generator
 from nst.translate import prepare_generator, translate
 from nst.vgg import VGGWeightsError
+from ui import cyclegan_handlers
 
 gr = pytest.importorskip("gradio")
 
@@ -66,7 +67,8 @@ def test_stylize_streams_frames_a_plot_and_a_png(app, image_files):
     frames = frames_of(outputs)
     assert len(frames) >= 10
     image, plot, path, status, state = frames[-1]
-    assert image.size == (64, 48) and state == {"step": 40, "steps": 40}
+    assert image.size == (64, 48) and state == {"step": 40, "steps": 40, "running": True}
+    assert outputs[-1][4]["running"] is False and app.stopped_status(outputs[-1][4]) == gr.skip()  # Stop after Done
     assert Image.open(path).format == "PNG" and Image.open(path).size == (64, 48)
     assert "Step 40 of 40" in status and '<progress value="40" max="40"' in status
     assert plot.startswith("<svg") and all(f">{term}<" in plot for term in ("α·content", "β·style", "total"))
@@ -80,7 +82,7 @@ def test_stop_leaves_the_last_image_and_says_stopped(app, image_files):
     run.close()  # what the Stop button's cancel does to the generator
     image, _, path, status, state = frames[-1]
     assert image.size == (64, 48) and Image.open(path).size == (64, 48)
-    assert "Step 100 of 1000" in status and state == {"step": 100, "steps": 1000}
+    assert "Step 100 of 1000" in status and state == {"step": 100, "steps": 1000, "running": True}
     assert "Stopped at step 100 of 1000" in app.stopped_status(state)
 
 
@@ -141,22 +143,28 @@ def test_vgg_notice_offers_the_random_network_when_offline(app, monkeypatch, tmp
 def test_cyclegan_handler_and_cache(app, generator_dir, tmp_path):
     folder, generator = generator_dir
     image = synthetic_image(70, 45)
-    image.save(tmp_path / "in.png")
-    assert list(app.fetch_model(str(folder), "AtoB"))[-1].endswith("Translating...</span></div>")
-    (before, after), status = app.cyclegan(str(tmp_path / "in.png"), str(folder), "AtoB", 512)
+    photo = str(tmp_path / "in.png")
+    image.save(photo)
+    assert list(app.fetch_model(photo, str(folder), "AtoB"))[-1].endswith("Translating...</span></div>")
+    (before, after), status = list(app.cyclegan(photo, str(folder), "AtoB", 512))[-1]
     assert after.size == (70, 45) and before.size == (70, 45) and "Done: AtoB, 70×45 px" in status
     assert np.array_equal(np.asarray(after), np.asarray(translate(prepare_generator(generator), image)))
-    hits = app.cached_generator.cache_info().hits
-    app.cyclegan(str(tmp_path / "in.png"), str(folder), "AtoB", 512)
-    assert app.cached_generator.cache_info().hits == hits + 1  # no reload for a second image
+    hits = cyclegan_handlers.cached_generator.cache_info().hits
+    list(app.cyclegan(photo, str(folder), "AtoB", 512))
+    assert cyclegan_handlers.cached_generator.cache_info().hits == hits + 1  # no reload for a second image
+    with pytest.raises(gr.Error, match="Please upload an image"):  # checked before any model is loaded
+        list(app.fetch_model(None, "someone/a-model-that-would-download", "AtoB"))
     with pytest.raises(gr.Error, match="neither a local file or folder nor a Hub repo id"):
-        list(app.fetch_model("not a model", "AtoB"))
+        list(app.fetch_model(photo, "not a model", "AtoB"))
     with pytest.raises(gr.Error, match="no such file or folder: ./weights/photo2monet"):
-        list(app.fetch_model("./weights/photo2monet", "AtoB"))
-    with pytest.raises(gr.Error, match="only direction AtoB"):
-        app.cyclegan(str(tmp_path / "in.png"), str(folder), "BtoA", 512)
+        list(app.fetch_model(photo, "./weights/photo2monet", "AtoB"))
+    run = app.cyclegan(photo, str(folder), "BtoA", 512)
+    status = next(run)[1]
+    assert "Not translated: " in status and "only direction AtoB" in status  # the status says why ...
+    with pytest.raises(gr.Error, match="only direction AtoB"):  # ... and so does the error
+        next(run)
     with pytest.raises(gr.Error, match="Please upload an image"):
-        app.cyclegan(None, str(folder), "AtoB", 512)
+        list(app.cyclegan(None, str(folder), "AtoB", 512))
 
 
 def test_local_checkpoints_are_offered(app, generator_dir, monkeypatch):

@@ -256,7 +256,7 @@ def test_real_images_end_to_end(shared_images):
 def test_min_side_counts_the_poolings_before_the_deepest_layer():
     from nst.vgg import min_side
 
-    assert min_side(("relu1_1",)) == 1 and min_side(("conv2_1",)) == 2 and min_side(("pool2",)) == 2
+    assert min_side(("relu1_1",)) == 1 and min_side(("conv2_1",)) == 2 and min_side(("pool2",)) == 4
     assert min_side(("relu1_1", "relu4_1")) == 8 and min_side(("conv5_1",)) == 16
 
 

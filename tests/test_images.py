@@ -35,3 +35,14 @@ def test_pillows_bomb_limit_is_the_limit(tmp_path, monkeypatch):
     assert load_image(tmp_path / "ok.png").size == (150, 100)
     with pytest.raises(ImageError, match="bomb.png is too large: images up to .* megapixels are accepted"):
         load_image(tmp_path / "bomb.png")
+
+
+@pytest.mark.parametrize("mode", ["P", "1", "I;16", "L", "RGBA", "CMYK"])
+def test_every_mode_is_decoded_smaller(tmp_path, mode):
+    """Image.reduce refuses palette, 1-bit and 16-bit images: those are converted first."""
+    picture = synthetic_image(1200, 900)
+    image = picture.convert("I").point(lambda v: v * 200).convert("I;16") if mode == "I;16" else picture.convert(mode)
+    path = tmp_path / ("image.tif" if mode == "CMYK" else "image.png")
+    image.save(path)
+    small = load_image(path, max_side=64)
+    assert small.mode == "RGB" and 128 <= max(small.size) < 4 * 128

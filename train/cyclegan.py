@@ -258,6 +258,8 @@ def after_step(run: Run, log, losses: dict[str, float]) -> None:
 def end_epoch(run: Run) -> None:
     progress, args = run.progress, run.args
     mean_g = progress.epoch_g_loss / max(1, run.batches_per_epoch)
+    # every process must step its schedulers with the same loss, or their learning rates drift apart
+    mean_g = run.accelerator.reduce(torch.tensor(mean_g, device=run.accelerator.device), reduction="mean").item()
     for scheduler in run.schedulers:
         step_scheduler(scheduler, mean_g)
     progress.epoch, progress.batch_in_epoch, progress.epoch_g_loss = progress.epoch + 1, 0, 0.0

@@ -42,7 +42,10 @@ def local_checkpoints(directory: Path | None = None) -> list[CatalogEntry]:
     entries = []
     for path in sorted(directory.iterdir()) if directory.is_dir() else []:
         if path.is_dir() and (path / INDEX_FILE).is_file():
-            labels = direction_labels(json.loads((path / INDEX_FILE).read_text()))
+            try:
+                labels = direction_labels(json.loads((path / INDEX_FILE).read_text()))
+            except (ValueError, AttributeError):  # a broken index: offered anyway, loading says what is wrong
+                labels = {"AtoB": "A → B", "BtoA": "B → A"}
             entries.append(CatalogEntry(f"{path.name} (local)", str(path), labels))
         elif path.is_dir() and (path / "config.json").is_file():
             entries.append(CatalogEntry(f"{path.name} (local)", str(path)))

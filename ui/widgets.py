@@ -16,7 +16,7 @@ from PIL import Image, UnidentifiedImageError
 from nst.images import MAX_PIXELS, ImageError, load_image
 
 
-def user_error(message: str, duration: float | None = 20) -> gr.Error:
+def user_error(message: str | Exception, duration: float | None = 20) -> gr.Error:
     """A gr.Error for something the person can fix: escaped, because the toast renders HTML and
     would swallow text such as <urlopen error>; and no traceback in the server log."""
     return gr.Error(html.escape(str(message)), duration=duration, print_exception=False)
