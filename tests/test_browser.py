@@ -101,14 +101,13 @@ def test_gatys_run_is_watchable_and_stop_says_stopped(browser, served):
     set_number(page, "size", "128")
     page.locator("#run").click()
     page.locator("#result img").first.wait_for(timeout=120_000)  # the first frame
-    samples = []
-    for _ in range(30):
+    samples, deadline = [], time.time() + 120  # at least 30 samples, and on until a second frame came
+    while time.time() < deadline and (len(samples) < 30 or len({sample["src"] for sample in samples}) < 2):
         samples.append(on_top(page, "#result img"))
         time.sleep(0.3)
     in_view = sum(sample["visible"] for sample in samples)
-    frames = {sample["src"] for sample in samples}
-    assert in_view >= 28, f"the result image was on top in only {in_view} of {len(samples)} samples"
-    assert len(frames) >= 2, "the picture should change while the run goes on"
+    assert in_view >= 0.9 * len(samples), f"the result image was on top in only {in_view} of {len(samples)} samples"
+    assert len({sample["src"] for sample in samples}) >= 2, "the picture should change while the run goes on"
     status = status_text(page)
     assert status.startswith("Step ") and "of 1000" in status and on_top(page, "#status progress")["visible"]
     ARTIFACTS.mkdir(exist_ok=True)
