@@ -251,10 +251,14 @@ with gr.Blocks(title="Neural style transfer studio", delete_cache=GRADIO_CACHE_C
             max_side_in = gr.Slider(64, 2048, value=512, step=32, label="Maximum side (larger images are scaled down)")
             translate_btn = gr.Button("Translate", variant="primary", elem_id="cg-translate")
         cg_status = gr.HTML("", elem_id="cg-status")
+        gr.Markdown("### The cycle: the translation, and back through the other generator")
+        cycle_gallery = gr.Gallery(columns=3, height="auto", label="x, G(x), F(G(x))", elem_id="cg-cycle",
+                                   object_fit="contain", allow_preview=False)  # fmt: skip
+        cycle_note = gr.Markdown(elem_id="cg-cycle-note")
         translate_btn.click(fetch_model, [image_in, model_in, direction_in], cg_status, api_name=False,
                             **NO_PROGRESS_OVERLAY).success(
-            cyclegan, [image_in, model_in, direction_in, max_side_in], [comparison, cg_status], api_name="cyclegan",
-            concurrency_id="gpu", concurrency_limit=1, **NO_PROGRESS_OVERLAY)  # fmt: skip
+            cyclegan, [image_in, model_in, direction_in, max_side_in], [comparison, cg_status, cycle_gallery, cycle_note],
+            api_name="cyclegan", concurrency_id="gpu", concurrency_limit=1, **NO_PROGRESS_OVERLAY)  # fmt: skip
         model_in.change(model_info, model_in, [direction_in, model_note], api_name=False, **NO_PROGRESS_OVERLAY)
         demo.load(model_info, model_in, [direction_in, model_note], api_name=False, **NO_PROGRESS_OVERLAY)
 

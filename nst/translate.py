@@ -45,3 +45,12 @@ def translate(generator: torch.nn.Module, image: Image.Image, max_side: int | No
     x = F.pad(x, (0, pad_w, 0, pad_h), mode="reflect").to(weight.dtype).contiguous(memory_format=torch.channels_last)
     y = generator.eval()(x)[..., : image.height, : image.width].float()
     return tensor_to_image((y + 1) / 2)
+
+
+def cycle_l1(image: Image.Image, reconstruction: Image.Image) -> float:
+    """The cycle-consistency distance of Zhu et al. (2017), eq. 2, for one picture: the mean of
+    |F(G(x)) - x| over pixels and channels, on the 8-bit pictures a person sees (0-1 scale)."""
+    if image.size != reconstruction.size:
+        raise ValueError(f"the reconstruction is {reconstruction.size}, the image {image.size}")
+    difference = image_to_tensor(image) - image_to_tensor(reconstruction)
+    return float(difference.abs().mean())

@@ -20,16 +20,19 @@ def free_port() -> int:
 
 
 def serve_app_with_tiny_generator(tmp_path_factory, **env):
-    """Yield an AppServer whose weights folder holds `tiny`, a random 2-block generator;
-    `env` sets (or, with None, removes) environment variables of the app."""
+    """Yield an AppServer whose weights folder holds `tiny`, a random 2-block generator, and
+    `tiny-cycle`, both directions of one; `env` sets (or, with None, removes) environment
+    variables of the app."""
     import torch
 
     from nst.cyclegan import ResnetGenerator, init_weights
-    from nst.hub import model_card, save_generator
+    from nst.hub import model_card, save_cyclegan, save_generator
 
     weights = tmp_path_factory.mktemp("weights")
     torch.manual_seed(0)
     save_generator(init_weights(ResnetGenerator(ngf=8, n_blocks=2)), weights / "tiny", model_card("tiny", "random"))
+    g_ab, g_ba = init_weights(ResnetGenerator(ngf=8, n_blocks=1)), init_weights(ResnetGenerator(ngf=8, n_blocks=1))
+    save_cyclegan(g_ab, g_ba, weights / "tiny-cycle", "photo", "painting", model_card("tiny cycle", "random"))
     server = AppServer(weights, tmp_path_factory.mktemp("logs") / "app.log", env)
     yield server
     server.stop()

@@ -20,7 +20,7 @@ from conftest import synthetic_image
 from nst import gatys
 from nst.config import preset
 from nst.cyclegan import ResnetGenerator, init_weights
-from nst.hub import model_card, save_generator
+from nst.hub import model_card, save_cyclegan, save_generator
 from nst.translate import prepare_generator, translate
 from nst.vgg import VGGWeightsError
 from ui import cyclegan_handlers
@@ -146,8 +146,9 @@ def test_cyclegan_handler_and_cache(app, generator_dir, tmp_path):
     photo = str(tmp_path / "in.png")
     image.save(photo)
     assert list(app.fetch_model(photo, str(folder), "AtoB"))[-1].endswith("Translating...</span></div>")
-    (before, after), status = list(app.cyclegan(photo, str(folder), "AtoB", 512))[-1]
+    (before, after), status, cycle, note = list(app.cyclegan(photo, str(folder), "AtoB", 512))[-1]
     assert after.size == (70, 45) and before.size == (70, 45) and "Done: AtoB, 70×45 px" in status
+    assert len(cycle) == 2 and note.startswith("No cycle to show: this model has a single generator")
     assert np.array_equal(np.asarray(after), np.asarray(translate(prepare_generator(generator), image)))
     hits = cyclegan_handlers.cached_generator.cache_info().hits
     list(app.cyclegan(photo, str(folder), "AtoB", 512))
@@ -165,6 +166,21 @@ def test_cyclegan_handler_and_cache(app, generator_dir, tmp_path):
         next(run)
     with pytest.raises(gr.Error, match="Please upload an image"):
         list(app.cyclegan(None, str(folder), "AtoB", 512))
+
+
+def test_the_cycle_is_shown_with_its_l1_distance(app, tmp_path):
+    torch.manual_seed(1)
+    g_ab, g_ba = init_weights(ResnetGenerator(ngf=8, n_blocks=1)), init_weights(ResnetGenerator(ngf=8, n_blocks=1))
+    folder = save_cyclegan(g_ab, g_ba, tmp_path / "both", "photo", "monet", model_card("t", "random weights"))
+    synthetic_image(60, 44, seed=5).save(tmp_path / "in.png")
+    (before, after), status, cycle, note = list(app.cyclegan(str(tmp_path / "in.png"), str(folder), "AtoB", 512))[-1]
+    images = [item[0] for item in cycle]
+    assert [item[1] for item in cycle] == ["input", "translation (A → B)", "back again (B → A)"]
+    assert [image.size for image in images] == [(60, 44)] * 3 and np.array_equal(np.asarray(images[1]), np.asarray(after))
+    expected = translate(prepare_generator(g_ba), translate(prepare_generator(g_ab), before))
+    assert np.array_equal(np.asarray(images[2]), np.asarray(expected))  # F(G(x)) through the other generator
+    independent = np.abs(np.asarray(images[0], np.float64) - np.asarray(images[2], np.float64)).mean() / 255
+    assert f"= {independent:.4f}" in note and "photo → monet" in status
 
 
 def test_local_checkpoints_are_offered(app, generator_dir, monkeypatch):
@@ -197,12 +213,12 @@ def test_served_cyclegan_through_gradio_client(server, tmp_path):
     synthetic_image(90, 50).save(source)
     client = Client(server.url, verbose=False)
     model = str(server.weights_dir / "tiny")
-    (before, after), status = client.predict(handle_file(str(source)), model, "AtoB", 512, api_name="/cyclegan")
-    assert Image.open(after).size == (90, 50) and "Done" in status
+    (before, after), status, cycle, note = client.predict(handle_file(str(source)), model, "AtoB", 512, api_name="/cyclegan")
+    assert Image.open(after).size == (90, 50) and "Done" in status and len(cycle) == 2 and "No cycle" in note
     with pytest.raises(Exception, match="neither a local file or folder nor a Hub repo id"):
         client.predict(handle_file(str(source)), "no such model", "AtoB", 512, api_name="/cyclegan")
     # the app keeps serving after an error
-    (before, after), _ = client.predict(handle_file(str(source)), model, "AtoB", 64, api_name="/cyclegan")
+    (before, after), *_ = client.predict(handle_file(str(source)), model, "AtoB", 64, api_name="/cyclegan")
     assert max(Image.open(after).size) == 64
 
 

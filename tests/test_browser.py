@@ -195,6 +195,15 @@ def test_cyclegan_tab_translates_and_offline_hub_fails_fast(browser, served, off
     # the slider's handle sits at the centre: look a quarter across, where the translation shows
     page.wait_for_function(f"({ON_TOP})(['#cg-output', 0.25]).top === 'IMG'", timeout=10_000)
     assert page.locator("#cg-output img").count() >= 2
+    assert "No cycle to show" in page.locator("#cg-cycle-note").inner_text()  # a single generator
+    model.fill(str(served.weights_dir / "tiny-cycle"))  # both directions: the cycle shows
+    model.press("Enter")
+    page.locator("#cg-translate").click()
+    page.wait_for_function("document.querySelector('#cg-cycle-note').innerText.includes('Cycle L1 distance')",
+                           timeout=60_000)  # fmt: skip
+    cycle = page.locator("#cg-cycle img")
+    assert cycle.count() == 3 and all(cycle.nth(i).is_visible() for i in range(3))
+    assert "photo → painting" in page.locator("#cg-status .run-status").inner_text()
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "cyclegan-tab.png"), full_page=True)
     page.close()

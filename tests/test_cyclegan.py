@@ -86,3 +86,13 @@ def test_inference_downscales_and_rejects_tiny_images():
         translate(generator, Image.new("RGB", (10, 40)))
 
 
+
+
+def test_cycle_l1_is_the_mean_absolute_difference():
+    from nst.translate import cycle_l1
+
+    image = Image.fromarray(np.array([[[0, 0, 0], [255, 255, 255]]], np.uint8))
+    other = Image.fromarray(np.array([[[51, 0, 0], [255, 255, 0]]], np.uint8))
+    assert cycle_l1(image, other) == pytest.approx((0.2 + 1.0) / 6, abs=1e-7) and cycle_l1(image, image) == 0
+    with pytest.raises(ValueError, match="reconstruction is"):
+        cycle_l1(image, other.resize((1, 1)))

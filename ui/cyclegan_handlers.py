@@ -14,7 +14,7 @@ from PIL import Image
 from nst.checkpoints import ModelLoadError
 from nst.hub import load_generator
 from nst.images import ImageError
-from nst.translate import prepare_generator, translate
+from nst.translate import cycle_l1, prepare_generator, translate
 from ui.widgets import open_upload, status_html, user_error
 
 
@@ -46,32 +46,59 @@ def fetch_model(image_path: str | None, source: str, direction: str):
 
 
 def cyclegan(image_path: str | None, source: str, direction: str, max_side: int):
-    """Yields (input, output) for the before/after slider and the status line (the API's
-    /cyclegan). The model loads on the CPU (cached); only the translation holds a GPU."""
+    """Yields (input, output) for the before/after slider, the status line, and the cycle:
+    input, translation and its way back through the other generator with their L1 distance
+    (the API's /cyclegan). The models load on the CPU (cached); only the translation holds a GPU."""
     if not source:
         raise user_error("Please pick a model or type a Hub repo id or local path.")
     source, direction = str(source).strip(), direction or "AtoB"
+    back = "BtoA" if direction == "AtoB" else "AtoB"
     try:
         image = open_upload(image_path, "input", int(max_side))
         if image is None:
             raise user_error("Please upload an image to translate.")
         label = loaded_generator(source, direction).label or direction
+        has_cycle = _loads(source, back)
         start = time.perf_counter()
-        output = _translate_on_gpu(source, direction, image, int(max_side))
+        output, reconstruction = _translate_on_gpu(source, direction, image, int(max_side), back if has_cycle else None)
     except gr.Error as error:  # a bad upload, already worded for the person
-        yield gr.skip(), status_html(f"Not translated: {html.unescape(error.message)}")
+        yield gr.skip(), status_html(f"Not translated: {html.unescape(error.message)}"), gr.skip(), gr.skip()
         raise
     except (ModelLoadError, ImageError) as error:
-        yield gr.skip(), status_html(f"Not translated: {error}")
+        yield gr.skip(), status_html(f"Not translated: {error}"), gr.skip(), gr.skip()
         raise user_error(error, duration=None) from error
     done = f"Done: {label}, {output.width}×{output.height} px in {time.perf_counter() - start:.1f} s."
-    yield (image.resize(output.size, Image.Resampling.LANCZOS), output), status_html(done)
+    shown = image.resize(output.size, Image.Resampling.LANCZOS)
+    yield (shown, output), status_html(done), *_cycle_view(shown, output, reconstruction, direction)
+
+
+def _loads(source: str, direction: str) -> bool:
+    try:
+        loaded_generator(source, direction)
+    except ModelLoadError:  # a single generator: no way back
+        return False
+    return True
+
+
+def _cycle_view(image: Image.Image, output: Image.Image, reconstruction: Image.Image | None, direction: str):
+    """(gallery items, note) of the cycle x -> G(x) -> F(G(x))."""
+    there, back = ("A → B", "B → A") if direction == "AtoB" else ("B → A", "A → B")
+    if reconstruction is None:
+        note = ("No cycle to show: this model has a single generator, so nothing brings the translation back. "
+                "Models with both directions (G_AB/ and G_BA/) show input, translation and reconstruction here.")  # fmt: skip
+        return [(image, "input"), (output, f"translation ({there})")], note
+    distance = cycle_l1(image, reconstruction)
+    note = (f"Cycle L1 distance |F(G(x)) − x| = {distance:.4f} (mean over pixels and channels, 0–1 scale): "
+            "how far the way back misses the input, the quantity the cycle-consistency loss makes small.")  # fmt: skip
+    return [(image, "input"), (output, f"translation ({there})"), (reconstruction, f"back again ({back})")], note
 
 
 def _cyclegan_gpu_seconds(*args, **kwargs) -> int:
-    return 30  # one image through one generator: well under a second on a GPU, plus moving it there
+    return 30  # one image through two generators: well under a second on a GPU, plus moving them there
 
 
 @spaces.GPU(duration=_cyclegan_gpu_seconds)
-def _translate_on_gpu(source: str, direction: str, image: Image.Image, max_side: int) -> Image.Image:
-    return translate(cached_generator(source, direction), image, max_side=max_side)
+def _translate_on_gpu(source: str, direction: str, image: Image.Image, max_side: int, back: str | None):
+    """The translation, and with `back` (the other direction) its reconstruction; one GPU slot."""
+    output = translate(cached_generator(source, direction), image, max_side=max_side)
+    return output, (translate(cached_generator(source, back), output) if back else None)
