@@ -23,14 +23,18 @@ def _add_gatys(subparsers) -> None:
     p.add_argument("--content", required=True, help="content image")
     p.add_argument("--style", required=True, action="append", help="style image; repeat to blend several")
     p.add_argument("--out", required=True, help="output image (.png keeps it lossless)")
-    p.add_argument("--preset", default="study", choices=list(PRESETS),
-                   help="start from these settings; study = the defaults below (default: study)")  # fmt: skip
-    options = p.add_argument_group("options (every GatysConfig field; a flag given overrides the preset)")
-    for field in dataclasses.fields(GatysConfig):
-        _add_config_flag(options, field)
+    _add_config_flags(p)
     p.add_argument("--save-every", type=int, default=0, metavar="K", help="also save every K-th frame (default: 0, off)")
     p.add_argument("--log-json", metavar="FILE", help="write the config and per-step losses as JSON")
     p.set_defaults(run=_run_gatys)
+
+
+def _add_config_flags(parser) -> None:
+    parser.add_argument("--preset", default="study", choices=list(PRESETS),
+                        help="start from these settings; study = the defaults below (default: study)")  # fmt: skip
+    options = parser.add_argument_group("options (every GatysConfig field; a flag given overrides the preset)")
+    for field in dataclasses.fields(GatysConfig):
+        _add_config_flag(options, field)
 
 
 def _add_config_flag(parser, field: dataclasses.Field) -> None:
@@ -52,11 +56,12 @@ _GATYS_TYPES = get_type_hints(GatysConfig)
 _GATYS_HELP = field_help(GatysConfig)
 
 
-def gatys_config_from_args(args: argparse.Namespace) -> GatysConfig:
+def gatys_config_from_args(args: argparse.Namespace, **defaults) -> GatysConfig:
+    """The preset, then `defaults`, then the flags given."""
     overrides = {
         f.name: getattr(args, f.name) for f in dataclasses.fields(GatysConfig) if getattr(args, f.name, None) is not None
     }
-    return preset(args.preset, **overrides)
+    return preset(args.preset, **{**defaults, **overrides})
 
 
 def _run_gatys(args: argparse.Namespace) -> None:
@@ -131,6 +136,41 @@ def _run_cyclegan(args: argparse.Namespace) -> None:
     print(f"saved {out} ({loaded.layout} generator{', ' + loaded.label if loaded.label else ''})")
 
 
+def _add_sweep(subparsers) -> None:
+    p = subparsers.add_parser("sweep", help="a grid of Gatys runs varying one or two options (the study's figures)")
+    p.add_argument("--content", required=True, help="content image")
+    p.add_argument("--style", required=True, help="style image")
+    p.add_argument("--vary", required=True, action="append", metavar="NAME=V1,V2",
+                   help="an option and its values (rows; a second --vary gives the columns); log10_ratio is "
+                        "log10(alpha/beta); lists of layers are separated by ';'")  # fmt: skip
+    p.add_argument("--out", required=True, help="the contact sheet (PNG)")
+    p.add_argument("--json", metavar="FILE", help="every cell's settings and loss history")
+    _add_config_flags(p)
+    p.set_defaults(run=_run_sweep)
+
+
+def _run_sweep(args: argparse.Namespace) -> None:
+    from nst.sweep import Axis, SweepConfig, contact_sheet, run_sweep, save_report
+
+    if len(args.vary) > 2:
+        raise ValueError("--vary at most twice: rows and columns")
+    axes = [Axis.parse(text) for text in args.vary]
+    sweep = SweepConfig(axes[0], axes[1] if len(axes) > 1 else None, gatys_config_from_args(args, size=128, steps=60))
+    sweep.cells()  # every cell's config is checked before the first run
+    cells = []
+    for cell in run_sweep(sweep, args.content, args.style):
+        cells.append(cell)
+        print(f"cell {len(cells)}/{len(sweep.cells())}: {sweep.rows.label(sweep.rows.values[cell.row])}"
+              f"{'' if sweep.columns is None else ', ' + sweep.columns.label(sweep.columns.values[cell.column])}: "
+              f"loss {cell.losses[-1]['total']:.4g}", file=sys.stderr, flush=True)  # fmt: skip
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    contact_sheet(sweep, cells).save(out)
+    if args.json:
+        save_report(sweep, cells, Path(args.json))
+    print(f"saved {out}")
+
+
 def add_hub_flags(parser) -> None:
     """--push-to-hub, --hub-repo-id and --hub-private: one convention for every command that
     uploads (this CLI's import-official and train/cyclegan.py)."""
@@ -168,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nst", description="Neural style transfer studio (also: python -m nst)")
     subparsers = parser.add_subparsers(required=True, metavar="COMMAND")
     _add_gatys(subparsers)
+    _add_sweep(subparsers)
     _add_cyclegan(subparsers)
     _add_import_official(subparsers)
     return parser

@@ -114,8 +114,12 @@ def run_gatys(
     content: ImageSource,
     styles: ImageSource | Sequence[ImageSource],
     image_every: int = 0,
+    targets_cache: dict | None = None,
 ) -> Iterator[StepRecord]:
     """Optimise an image towards `content` in content and `styles` in style, step by step.
+
+    `targets_cache`, a dict shared by runs on the same content and style images (a sweep), keeps
+    each level's targets so that runs with the same layers, network and size compute them once.
 
     Yields records for steps 0..config.steps; every `image_every` steps (0: never) and at the last
     step the record carries the current image. Targets are computed once per level.
@@ -133,7 +137,7 @@ def run_gatys(
     step, image, coarser = 0, None, None
     try:
         vgg = vgg.to(device)
-        for level in _levels(config, vgg, content_image, style_images, blend, device):
+        for level in _levels(config, vgg, content_image, style_images, blend, device, targets_cache):
             if coarser is None:
                 image = initial_image(config, level.content, level.style)
             else:  # this level's content plus the upsampled change the coarser level made to its own:
@@ -150,21 +154,27 @@ def run_gatys(
         ) from error
 
 
-def _levels(config, vgg, content_image, style_images, blend, device) -> Iterator[_Level]:
-    """The levels of level_plan with their targets, each computed when its level begins."""
+def _levels(config, vgg, content_image, style_images, blend, device, cache: dict | None) -> Iterator[_Level]:
+    """The levels of level_plan with their targets, each computed when its level begins (or
+    taken from `cache`, keyed by everything they depend on but the images)."""
+    cache = {} if cache is None else cache
     plan = level_plan(config, content_image.size)
     finest = plan[-1][0]
     for index, (size, updates) in enumerate(plan):
-        content_t = image_to_tensor(content_image, size).to(device)
-        style_ts = [_style_tensor(config, style, content_t, size) for style in style_images]
-        _check_sides(config, "content", content_t, index)
-        for style_t in style_ts:
-            _check_sides(config, "style", style_t, index)
-        if config.preserve_color == "luminance":
-            content_t = color.luminance(content_t)
-        targets = _compute_targets(config, vgg, content_t, style_ts, blend)
+        key = (size, config.content_layers, config.style_layers, config.pooling, config.vgg_weights, config.precision,
+               config.style_scale, config.preserve_color, tuple(blend), str(device))  # fmt: skip
+        if key not in cache:
+            content_t = image_to_tensor(content_image, size).to(device)
+            style_ts = [_style_tensor(config, style, content_t, size) for style in style_images]
+            _check_sides(config, "content", content_t, index)
+            for style_t in style_ts:
+                _check_sides(config, "style", style_t, index)
+            if config.preserve_color == "luminance":
+                content_t = color.luminance(content_t)
+            cache[key] = (content_t, style_ts[0], _compute_targets(config, vgg, content_t, style_ts, blend))
+        content_t, first_style, targets = cache[key]
         pixel_weight = (finest[0] * finest[1]) / (size[0] * size[1])
-        yield _Level(size, updates, content_t, style_ts[0], targets, pixel_weight, last=index == len(plan) - 1)
+        yield _Level(size, updates, content_t, first_style, targets, pixel_weight, last=index == len(plan) - 1)
 
 
 def _optimise_level(config, vgg, level: _Level, image, step: int, clock: float, content_image, image_every: int):

@@ -37,3 +37,11 @@ def test_bench_script_quick_run(tmp_path, script, keys):
         assert all(row["loss"] > 0 for row in report["time_to_quality_512"])
     else:
         assert report["cpu_inference"]["mean |diff| levels"] < 3
+
+
+def test_sweep_bench_quick_run(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "bench.sweep", "--quick"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=600, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [line for line in result.stdout.splitlines() if line.startswith(("sweep", "one by one", "one nst gatys"))]
+    assert len(rows) == 3 and all(float(row.split()[-2]) > 0 for row in rows)

@@ -1,0 +1,81 @@
+"""Sweeps: a grid of runs over one or two options, through the Python API and the CLI."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nst import gatys
+from nst.config import GatysConfig
+from nst.sweep import Axis, SweepConfig, contact_sheet, run_sweep, save_report
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def tiny_sweep() -> SweepConfig:
+    base = GatysConfig(size=32, steps=4, levels=2, vgg_weights="random", device="cpu", precision="fp32",
+                       style_layers=("relu1_1", "relu2_1"), content_layers=("relu2_1",))  # fmt: skip
+    return SweepConfig(Axis("log10_ratio", (-2, -4)), Axis("pooling", ("max", "avg")), base)
+
+
+def test_a_2x2_sweep_fills_every_cell_in_order_and_shares_targets(content_image, style_image, monkeypatch, tmp_path):
+    calls = []
+    real = gatys._compute_targets
+    monkeypatch.setattr(gatys, "_compute_targets", lambda *a: calls.append(a[0].pooling) or real(*a))
+    sweep = tiny_sweep()
+    cells = list(run_sweep(sweep, content_image, style_image))
+    assert [(c.row, c.column) for c in cells] == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    assert [c.config.pooling for c in cells] == ["max", "avg", "max", "avg"]
+    assert [c.config.alpha / c.config.beta for c in cells] == pytest.approx([1e-2, 1e-2, 1e-4, 1e-4])
+    assert all(c.image.size == (32, 24) and len(c.losses) == 5 for c in cells)
+    # targets depend on the pooling (2 values) and the level (2), not on alpha / beta: 4, not 8
+    assert len(calls) == 4 and sorted(calls) == ["avg", "avg", "max", "max"]
+    sheet = contact_sheet(sweep, cells, cell_px=64)
+    assert sheet.size == (270 + 2 * 64, 30 + 2 * (64 + 20))
+    for cell in cells:  # each cell's picture is on the sheet, where its row and column say
+        x, y = 270 + cell.column * 64, 30 + cell.row * (64 + 20)
+        assert np.asarray(sheet.crop((x + 2, y + 2, x + 62, y + 46))).std() > 1
+    report = json.loads(save_report(sweep, cells, tmp_path / "r.json").read_text())
+    assert report["rows"] == {"name": "log10_ratio", "values": [-2, -4]} and len(report["cells"]) == 4
+    assert report["cells"][3]["config"]["pooling"] == "avg" and len(report["cells"][3]["losses"]) == 5
+
+
+def test_stopping_a_sweep_keeps_the_finished_cells(content_image, style_image):
+    sweep = tiny_sweep()
+    run = run_sweep(sweep, content_image, style_image)
+    finished = [next(run), next(run)]
+    run.close()
+    sheet = contact_sheet(sweep, finished, cell_px=64)
+    bottom_row = np.asarray(sheet.crop((270, 30 + 84, 270 + 128, 30 + 84 + 60)))
+    assert (bottom_row == 255).all()  # the cells that did not run stay empty
+
+
+def test_axes_parse_and_check():
+    assert Axis.parse("log10_ratio=-1,-3").values == (-1.0, -3.0)
+    assert Axis.parse("style-layers=relu1_1;relu1_1,relu2_1").values == (("relu1_1",), ("relu1_1", "relu2_1"))
+    assert Axis.parse("pooling=max,avg").values == ("max", "avg") and Axis.parse("steps=5,10").values == (5, 10)
+    assert Axis("style_layers", (("relu1_1", "relu2_1", "relu3_1"),)).label(("relu1_1", "relu2_1", "relu3_1")) == (
+        "style_layers = relu1_1..relu3_1 (3)")  # fmt: skip
+    with pytest.raises(ValueError, match="cannot vary 'colour'"):
+        Axis("colour", (1,))
+    with pytest.raises(ValueError, match="pooling must be one of max, avg"):
+        SweepConfig(Axis("pooling", ("max", "mean")), None, tiny_sweep().base).cells()
+
+
+def test_cli_sweep_writes_a_sheet_and_a_report(tmp_path, image_files):
+    content, style = image_files
+    result = subprocess.run(
+        [sys.executable, "-m", "nst", "sweep", "--content", str(content), "--style", str(style), "--vary", "log10_ratio=-2,-4",
+         "--vary", "pooling=max,avg", "--out", str(tmp_path / "sheet.png"), "--json", str(tmp_path / "r.json"),
+         "--size", "32", "--steps", "3", "--vgg-weights", "random"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert [line.split(":")[0] for line in result.stderr.splitlines() if line.startswith("cell")] == [
+        "cell 1/4", "cell 2/4", "cell 3/4", "cell 4/4"]  # fmt: skip
+    assert len(json.loads((tmp_path / "r.json").read_text())["cells"]) == 4 and (tmp_path / "sheet.png").is_file()
+    bad = subprocess.run([sys.executable, "-m", "nst", "sweep", "--content", str(content), "--style", str(style),
+                          "--vary", "colour=1,2", "--out", str(tmp_path / "x.png")], cwd=ROOT, capture_output=True, text=True)  # fmt: skip
+    assert bad.returncode == 2 and bad.stderr.strip().startswith("error: cannot vary 'colour'")
