@@ -20,10 +20,12 @@ from nst.config import CHOICES, DEFAULT_LR, PRESETS, VGG_WEIGHTS_ENV, GatysConfi
 from nst.gatys import RunStopped, run_gatys
 from nst.hub import DIRECTIONS
 from nst.images import ImageError
+from nst.sweep import STUDY_SWEEPS
 from nst.vgg import IMAGENET_FILE, VGG19_LAYER_NAMES, VGGWeightsError, imagenet_availability, imagenet_cache_path
 from ui.catalog import model_choices, model_info
 from ui.cyclegan_handlers import cyclegan, fetch_model
 from ui.examples import GATYS_PAIRS, example_files
+from ui.experiments import run_experiment, study_sweep
 from ui.loss_plot import LossHistory, loss_svg
 from ui.widgets import PictureUpload, new_result_path, open_upload, status_html, user_error
 
@@ -162,7 +164,7 @@ FEATURE_LAYERS = [name for name in VGG19_LAYER_NAMES if not name.startswith("poo
 CSS = """
 .run-status { display: flex; align-items: center; gap: 0.6em; min-height: 1.6em; }
 .run-status progress { width: 9em; flex: none; }
-#loss-plot svg { width: 100%; max-width: 760px; height: auto; }
+#loss-plot svg, #sweep-plot svg { width: 100%; max-width: 760px; height: auto; }
 """
 NO_PROGRESS_OVERLAY = dict(show_progress="hidden")  # our own status line shows progress; outputs stay visible
 
@@ -235,6 +237,36 @@ with gr.Blocks(title="Neural style transfer studio", delete_cache=GRADIO_CACHE_C
                          api_name=False)  # fmt: skip
         use_random_btn.click(lambda: "random", None, network_in, api_name=False)
         demo.load(vgg_notice, None, [vgg_note, use_random_btn], api_name=False, **NO_PROGRESS_OVERLAY)
+
+    with gr.Tab("Experiments"):
+        gr.Markdown("One content and one style image under a sweep of one or two options, as in the study's figures. "
+                    "Pick one of them, or write `name=value,value,...` (a GatysConfig field, or log10_ratio; "
+                    "lists of layers separated by `;`).")  # fmt: skip
+        with gr.Row():
+            sweep_images = [upload("Content", "sweep-content", height=220), upload("Style", "sweep-style", height=220)]
+            with gr.Column():
+                figure_in = gr.Dropdown(list(STUDY_SWEEPS), value=None, label="The study's figures", elem_id="sweep-figure")
+                rows_in = gr.Textbox(STUDY_SWEEPS[next(iter(STUDY_SWEEPS))][0], label="Rows", elem_id="sweep-rows")
+                columns_in = gr.Textbox("", label="Columns (optional)", elem_id="sweep-columns")
+        with gr.Row():
+            sweep_size = gr.Slider(64, 512, value=128, step=32, label="Size of each cell (px)", elem_id="sweep-size")
+            sweep_steps = gr.Slider(1, 300, value=60, step=1, label="Steps of each cell", elem_id="sweep-steps")
+            sweep_network = gr.Radio([("pretrained VGG19", "pretrained"), ("random VGG19", "random")], value="pretrained",
+                                     label="Network")  # fmt: skip
+        with gr.Row():
+            sweep_run = gr.Button("Run the sweep", variant="primary", elem_id="sweep-run")
+            sweep_stop = gr.Button("Stop", variant="stop", elem_id="sweep-stop")
+        sweep_status = gr.HTML(status_html("Cells appear below as they finish."), elem_id="sweep-status")
+        sweep_gallery = gr.Gallery(columns=4, height="auto", label="Cells, row by row", elem_id="sweep-gallery",
+                                   object_fit="contain", allow_preview=False)  # fmt: skip
+        with gr.Row():
+            sweep_plot = gr.HTML("", elem_id="sweep-plot", scale=3)
+            sweep_files = gr.File(label="Contact sheet (PNG) and report (JSON)", file_count="multiple", scale=1)
+        sweep_event = sweep_run.click(run_experiment, [*sweep_images, rows_in, columns_in, sweep_size, sweep_steps, sweep_network],
+                                      [sweep_gallery, sweep_plot, sweep_files, sweep_status], api_name="sweep",
+                                      concurrency_id="gpu", concurrency_limit=1, **NO_PROGRESS_OVERLAY)  # fmt: skip
+        sweep_stop.click(None, cancels=[sweep_event], api_name=False)
+        figure_in.change(study_sweep, figure_in, [rows_in, columns_in], api_name=False)
 
     with gr.Tab("CycleGAN"):
         choices = model_choices()

@@ -131,3 +131,14 @@ def save_report(sweep: SweepConfig, cells: list[Cell], path: Path) -> Path:
     }
     Path(path).write_text(json.dumps(report, indent=1))
     return Path(path)
+
+
+# The study's figures, one click each: (rows, columns) as `name=values` (see Axis.parse).
+_CUMULATIVE = ";".join(",".join(f"conv{b}_1" for b in range(1, n + 1)) for n in range(1, 6))
+STUDY_SWEEPS: dict[str, tuple[str, str | None]] = {
+    "alpha/beta ratio, 1e-1 to 1e-8": ("log10_ratio=-1,-2,-3,-4,-5,-6,-7,-8", None),
+    "style layers, conv1_1 then up to conv5_1": (f"style_layers={_CUMULATIVE}", None),
+    "pooling x LR scheduler": ("pooling=max,avg", "scheduler=none,plateau"),
+    "initial image: copy of the content or white noise": ("init=content,noise", None),
+    "pretrained or random VGG19": ("vgg_weights=imagenet,random", None),
+}

@@ -220,3 +220,33 @@ def test_cyclegan_tab_translates_and_offline_hub_fails_fast(browser, served, off
     assert time.time() - start < 5
     assert "not in the local Hub cache and the Hub cannot be reached" in page.locator("#cg-status .run-status").inner_text()
     page.close()
+
+
+def test_experiments_tab_fills_the_grid_cell_by_cell(browser, served):
+    page = open_page(browser, served.url)
+    page.get_by_role("tab", name="Experiments").click()
+    page.locator("#sweep-content input[type=file]").set_input_files(str(EXAMPLES / "tubingen.jpg"))
+    page.locator("#sweep-style input[type=file]").set_input_files(str(EXAMPLES / "the_scream.jpg"))
+    page.locator("#sweep-style img").first.wait_for(timeout=30_000)
+    page.locator("#sweep-figure input").click()
+    page.get_by_role("option", name="pooling x LR scheduler").click()
+    page.wait_for_function("document.querySelector('#sweep-columns textarea').value === 'scheduler=none,plateau'")
+    set_number(page, "sweep-size", "96")
+    set_number(page, "sweep-steps", "20")
+    page.locator("#sweep-run").click()
+    seen = _counts_while_running(page)
+    assert seen[-1] == 4 and len(set(seen)) >= 3, seen  # the cells appeared one by one, not all at the end
+    assert "4 of 4 cells done" in status_text(page, "sweep-status")
+    assert page.locator("#sweep-plot svg text", has_text="pooling = avg, scheduler = plateau").count() >= 1
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "experiments-tab.png"), full_page=True)
+    page.close()
+
+
+def _counts_while_running(page) -> list[int]:
+    """How many cells the gallery shows, sampled until it shows 4 (or two minutes pass)."""
+    counts, deadline = [], time.time() + 120
+    while time.time() < deadline and (not counts or counts[-1] < 4):
+        counts.append(page.locator("#sweep-gallery img").count())
+        time.sleep(0.2)
+    return counts

@@ -79,3 +79,60 @@ def test_cli_sweep_writes_a_sheet_and_a_report(tmp_path, image_files):
     bad = subprocess.run([sys.executable, "-m", "nst", "sweep", "--content", str(content), "--style", str(style),
                           "--vary", "colour=1,2", "--out", str(tmp_path / "x.png")], cwd=ROOT, capture_output=True, text=True)  # fmt: skip
     assert bad.returncode == 2 and bad.stderr.strip().startswith("error: cannot vary 'colour'")
+
+
+@pytest.fixture(scope="module")
+def experiments():
+    mp = pytest.MonkeyPatch()
+    mp.setenv("NST_VGG19_WEIGHTS", "random")
+    from ui import experiments
+
+    yield experiments
+    mp.undo()
+
+
+def test_the_experiments_handler_shows_cells_as_they_finish(experiments, image_files):
+    content, style = map(str, image_files)
+    outputs = list(experiments.run_experiment(content, style, "log10_ratio=-2,-4", "pooling=max,avg", 64, 3, "random"))
+    assert [len(gallery) for gallery, *_ in outputs] == [0, 1, 2, 3, 4]  # one more cell each time
+    gallery, plot, files, status = outputs[-1]
+    assert [caption.split(" · ")[0] for _, caption in gallery] == [
+        "log10(alpha/beta) = -2, pooling = max", "log10(alpha/beta) = -2, pooling = avg",
+        "log10(alpha/beta) = -4, pooling = max", "log10(alpha/beta) = -4, pooling = avg"]  # fmt: skip
+    assert "4 of 4 cells done" in status and plot.count("pooling = avg") >= 2  # every curve named in the legend
+    assert Path(files[0]).name == "contact_sheet.png" and len(json.loads(Path(files[1]).read_text())["cells"]) == 4
+
+
+def test_stopping_the_experiment_keeps_the_finished_cells_downloadable(experiments, image_files):
+    content, style = map(str, image_files)
+    run = experiments.run_experiment(content, style, "log10_ratio=-2,-4,-6", "", 64, 3, "random")
+    outputs = [next(run) for _ in range(3)]  # the start, then two cells
+    run.close()  # what Stop's cancel does
+    files = outputs[-1][2]
+    assert len(json.loads(Path(files[1]).read_text())["cells"]) == 2 and "2 of 3 cells done" in outputs[-1][3]
+
+
+def test_the_study_figures_fill_the_axes(experiments):
+    rows, columns = experiments.study_sweep("style layers, conv1_1 then up to conv5_1")
+    axis = Axis.parse(rows)
+    assert axis.values[0] == ("conv1_1",) and axis.values[-1] == ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
+    assert columns == "" and experiments.study_sweep("pooling x LR scheduler") == ("pooling=max,avg", "scheduler=none,plateau")
+    for rows, columns in map(experiments.study_sweep, experiments.STUDY_SWEEPS):
+        SweepConfig(Axis.parse(rows), Axis.parse(columns) if columns else None, GatysConfig(vgg_weights="random")).cells()
+
+
+def test_the_served_app_runs_a_sweep(tmp_path, tmp_path_factory, image_files):
+    from gradio_client import Client, handle_file
+
+    from app_server import serve_app_with_tiny_generator
+
+    server = serve_app_with_tiny_generator(tmp_path_factory)
+    app_server = next(server)
+    try:
+        content, style = image_files
+        client = Client(app_server.url, verbose=False)
+        gallery, _, files, status = client.predict(handle_file(str(content)), handle_file(str(style)), "log10_ratio=-2,-4",
+                                                   "pooling=max,avg", 64, 2, "random", api_name="/sweep")  # fmt: skip
+        assert len(gallery) == 4 and "4 of 4 cells done" in status and len(files) == 2
+    finally:
+        next(server, None)

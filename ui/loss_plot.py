@@ -74,8 +74,13 @@ def loss_svg(history: LossHistory) -> str:
         notes.append(f"not drawn: {', '.join(left_out)} (exactly zero so far)")
     if notes:
         figure.suptitle("; ".join(notes), fontsize=7.5, color="#555555", wrap=True)
+    return figure_svg(figure)
+
+
+def figure_svg(figure: Figure) -> str:
+    """A figure as an inline <svg> element, its words kept as <text> (not glyph outlines)."""
     buffer = io.StringIO()
-    with matplotlib.rc_context({"svg.fonttype": "none"}):  # <text> elements, not glyph outlines
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
         figure.savefig(buffer, format="svg")
     svg = buffer.getvalue()
     return svg[svg.index("<svg") :]

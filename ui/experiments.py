@@ -1,0 +1,77 @@
+"""The Experiments tab's handler: a sweep (nst.sweep) run cell after cell, each cell shown as it
+finishes, with every run's loss curve on one plot and the contact sheet and report to download."""
+
+from __future__ import annotations
+
+import gradio as gr
+import spaces
+from matplotlib.figure import Figure
+
+from nst.config import GatysConfig, default_vgg_weights
+from nst.gatys import RunStopped
+from nst.images import ImageError
+from nst.sweep import STUDY_SWEEPS, Axis, SweepConfig, contact_sheet, run_sweep, save_report
+from nst.vgg import VGGWeightsError
+from ui.loss_plot import figure_svg
+from ui.widgets import new_result_path, open_upload, status_html, user_error
+
+
+def study_sweep(name: str) -> tuple[str, str]:
+    """The two axis boxes for one of the study's figures."""
+    rows, columns = STUDY_SWEEPS[name]
+    return rows, columns or ""
+
+
+def _sweep_gpu_seconds(*args, **kwargs) -> int:
+    return 300  # a few small runs; not measured yet on ZeroGPU
+
+
+@spaces.GPU(duration=_sweep_gpu_seconds)
+def run_experiment(content: str | None, style: str | None, rows: str, columns: str, size: int, steps: int, network: str):
+    """Yields (gallery, loss plot, downloads, status) after each finished cell."""
+    if content is None or style is None:
+        raise user_error("Please upload a content image and a style image.")
+    try:
+        weights = default_vgg_weights() if network == "pretrained" else "random"
+        base = GatysConfig(size=int(size), steps=int(steps), vgg_weights=weights)
+        sweep = SweepConfig(Axis.parse(rows), Axis.parse(columns) if columns.strip() else None, base)
+        cells_planned = sweep.cells()
+    except ValueError as error:
+        raise user_error(error) from error
+    images = (open_upload(content, "content", int(size)), open_upload(style, "style", int(size)))
+    sheet_path = new_result_path().with_name("contact_sheet.png")
+    report_path = sheet_path.with_name("sweep.json")
+    done, gallery = [], []
+    yield [], gr.skip(), gr.skip(), status_html(f"Running cell 1 of {len(cells_planned)}...", 0, len(cells_planned))
+    try:
+        for cell in run_sweep(sweep, *images):
+            done.append(cell)
+            gallery.append((cell.image, f"{_cell_label(sweep, cell)} · loss {cell.losses[-1]['total']:.4g}"))
+            contact_sheet(sweep, done).save(sheet_path)  # kept up to date, so Stop leaves what finished
+            save_report(sweep, done, report_path)
+            text = f"{len(done)} of {len(cells_planned)} cells done"
+            files = [str(sheet_path), str(report_path)]
+            yield list(gallery), sweep_svg(sweep, done), files, status_html(text, len(done), len(cells_planned))
+    except (VGGWeightsError, ImageError, RunStopped, ValueError) as error:
+        yield gr.skip(), gr.skip(), gr.skip(), status_html(f"Stopped after {len(done)} cells: {error}")
+        raise user_error(error, duration=None) from error
+
+
+def _cell_label(sweep: SweepConfig, cell) -> str:
+    label = sweep.rows.label(sweep.rows.values[cell.row])
+    return label if sweep.columns is None else f"{label}, {sweep.columns.label(sweep.columns.values[cell.column])}"
+
+
+def sweep_svg(sweep: SweepConfig, cells) -> str:
+    """Every finished cell's total loss against the step, labelled, on one log-scale plot."""
+    figure = Figure(figsize=(7.2, 3.2), dpi=100)
+    figure.subplots_adjust(left=0.13, right=0.62, top=0.95, bottom=0.16)
+    axes = figure.add_subplot()
+    axes.set(yscale="log", xlabel="step", ylabel="total loss (log scale)")
+    for cell in cells:
+        points = [(entry["step"], entry["total"]) for entry in cell.losses if entry["total"] > 0]
+        if points:
+            axes.plot(*zip(*points), label=_cell_label(sweep, cell), linewidth=1.3)
+    if axes.lines:
+        axes.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7, frameon=False)
+    return figure_svg(figure)
