@@ -23,7 +23,7 @@ from nst.images import ImageError
 from nst.sweep import STUDY_SWEEPS
 from nst.vgg import IMAGENET_FILE, VGG19_LAYER_NAMES, VGGWeightsError, imagenet_availability, imagenet_cache_path
 from ui.catalog import model_choices, model_info
-from ui.cyclegan_handlers import cyclegan, fetch_model
+from ui.cyclegan_handlers import cyclegan, fetch_model, translate_frame
 from ui.examples import GATYS_PAIRS, example_files
 from ui.experiments import run_experiment, study_sweep
 from ui.loss_plot import LossHistory, loss_svg
@@ -291,6 +291,14 @@ with gr.Blocks(title="Neural style transfer studio", delete_cache=GRADIO_CACHE_C
                             **NO_PROGRESS_OVERLAY).success(
             cyclegan, [image_in, model_in, direction_in, max_side_in], [comparison, cg_status, cycle_gallery, cycle_note],
             api_name="cyclegan", concurrency_id="gpu", concurrency_limit=1, **NO_PROGRESS_OVERLAY)  # fmt: skip
+        with gr.Accordion("Live: the webcam, translated frame by frame", open=False):
+            with gr.Row():
+                webcam_in = gr.Image(sources=["webcam"], streaming=True, type="pil", label="Webcam", elem_id="cg-webcam")
+                webcam_out = gr.Image(type="pil", label="Translated", elem_id="cg-webcam-out", interactive=False)
+            webcam_rate = gr.Markdown(elem_id="cg-webcam-rate")
+            rate_state = gr.State(None)
+            webcam_in.stream(translate_frame, [webcam_in, model_in, direction_in, rate_state], [webcam_out, webcam_rate, rate_state],
+                             stream_every=0.1, concurrency_limit=1, api_name=False, **NO_PROGRESS_OVERLAY)  # fmt: skip
         model_in.change(model_info, model_in, [direction_in, model_note], api_name=False, **NO_PROGRESS_OVERLAY)
         demo.load(model_info, model_in, [direction_in, model_note], api_name=False, **NO_PROGRESS_OVERLAY)
 

@@ -273,3 +273,17 @@ def test_gpu_out_of_memory_names_a_size_that_would_fit(monkeypatch, content_imag
     config = preset("study", size=1024, steps=2, vgg_weights="random", device="cpu")
     with pytest.raises(gatys.RunStopped, match="ran out of memory at size 1024; size 704 \\(half the pixels\\)"):
         list(gatys.run_gatys(config, content_image, style_image))
+
+
+def test_webcam_frames_come_back_at_the_cameras_size(app, generator_dir):
+    from ui.cyclegan_handlers import WEBCAM_SIDE, translate_frame
+
+    folder, generator = generator_dir
+    frame = synthetic_image(320, 240, seed=7)
+    shown, rate, state = translate_frame(frame, str(folder), "AtoB", None)
+    assert shown.size == frame.size and "frames per second" in rate and state["seconds"] > 0
+    expected = translate(prepare_generator(generator), frame, max_side=WEBCAM_SIDE).resize(frame.size, Image.Resampling.BILINEAR)
+    assert np.array_equal(np.asarray(shown), np.asarray(expected))
+    _, _, later = translate_frame(frame, str(folder), "AtoB", {"seconds": 1.0})
+    assert 0.8 < later["seconds"] < 1.0  # 0.8 of the old 1 s plus 0.2 of this frame's time: an exponential average
+    assert translate_frame(None, str(folder), "AtoB", state)[2] is state  # no frame yet: nothing changes

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.mark.parametrize("script,keys", [
     ("gatys", {"speed_256", "loss_agreement", "time_to_quality_512", "machine", "vgg_weights"}),
-    ("cyclegan", {"cpu_inference", "machine"}),
+    ("cyclegan", {"cpu_inference", "webcam_cpu", "machine"}),
 ])  # fmt: skip
 def test_bench_script_quick_run(tmp_path, script, keys):
     # --device cpu: the GPU sections are skipped, and the script must say so

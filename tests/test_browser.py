@@ -250,3 +250,32 @@ def _counts_while_running(page) -> list[int]:
         counts.append(page.locator("#sweep-gallery img").count())
         time.sleep(0.2)
     return counts
+
+
+def test_the_webcam_is_translated_live(served):
+    """Chromium's fake camera (a moving test pattern) streams into the CycleGAN tab's live view."""
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=[
+            "--no-sandbox", "--disable-background-networking", "--use-fake-device-for-media-stream",
+            "--use-fake-ui-for-media-stream"])  # fmt: skip
+        page = browser.new_context(viewport={"width": 1280, "height": 1100}, permissions=["camera"]).new_page()
+        page.goto(served.url)
+        page.locator("#run").wait_for(timeout=60_000)
+        page.get_by_role("tab", name="CycleGAN").click()
+        model = page.locator("#cg-model input")
+        model.fill(str(served.weights_dir / "tiny"))
+        model.press("Enter")
+        page.get_by_text("Live: the webcam, translated frame by frame").click()
+        page.locator("#cg-webcam button", has_text="Click to Access Webcam").click()
+        page.locator("#cg-webcam button[aria-label='capture photo']").first.click(timeout=30_000)  # starts the stream
+        page.wait_for_function("document.querySelector('#cg-webcam-rate').innerText.includes('frames per second')",
+                               timeout=60_000)  # fmt: skip
+        video = page.evaluate("(v => [v.videoWidth, v.videoHeight])(document.querySelector('#cg-webcam video'))")
+        image = page.locator("#cg-webcam-out img").first
+        page.wait_for_function("document.querySelector('#cg-webcam-out img')?.naturalWidth > 0", timeout=30_000)
+        assert page.evaluate("e => [e.naturalWidth, e.naturalHeight]", image.element_handle()) == video  # the camera's size
+        first = image.get_attribute("src")
+        page.wait_for_function(f"document.querySelector('#cg-webcam-out img').src !== {first!r}", timeout=30_000)  # it goes on
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "cyclegan-webcam.png"), full_page=True)
+        browser.close()

@@ -102,3 +102,25 @@ def _translate_on_gpu(source: str, direction: str, image: Image.Image, max_side:
     """The translation, and with `back` (the other direction) its reconstruction; one GPU slot."""
     output = translate(cached_generator(source, direction), image, max_side=max_side)
     return output, (translate(cached_generator(source, back), output) if back else None)
+
+
+WEBCAM_SIDE = 256  # frames are translated at this long side, then shown at the camera's size
+
+
+def translate_frame(frame: Image.Image | None, source: str, direction: str, rate: dict | None):
+    """One webcam frame through the generator: (translated frame at the frame's size, frames per
+    second, the rate's state: an exponential average of the handler's own time)."""
+    if frame is None:
+        return gr.skip(), gr.skip(), rate
+    if not source:
+        raise user_error("Please pick a model first.")
+    start = time.perf_counter()
+    try:
+        loaded_generator(str(source).strip(), direction or "AtoB")
+        output, _ = _translate_on_gpu(str(source).strip(), direction or "AtoB", frame.convert("RGB"), WEBCAM_SIDE, None)
+    except (ModelLoadError, ImageError) as error:
+        raise user_error(error, duration=None) from error
+    seconds = time.perf_counter() - start
+    average = seconds if not rate else 0.8 * rate["seconds"] + 0.2 * seconds
+    shown = output.resize(frame.size, Image.Resampling.BILINEAR)
+    return shown, f"{1 / average:.1f} frames per second (translated at {WEBCAM_SIDE} px)", {"seconds": average}
