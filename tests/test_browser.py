@@ -50,8 +50,10 @@ def status_text(page, elem_id: str = "status") -> str:
 @pytest.fixture(scope="module")
 def browser():
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                    args=["--no-sandbox", "--disable-background-networking"])  # fmt: skip
+        # a fake camera (a moving test pattern) for the webcam test, allowed without a prompt
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=[
+            "--no-sandbox", "--disable-background-networking", "--use-fake-device-for-media-stream",
+            "--use-fake-ui-for-media-stream"])  # fmt: skip
         yield browser
         browser.close()
 
@@ -252,13 +254,11 @@ def _counts_while_running(page) -> list[int]:
     return counts
 
 
-def test_the_webcam_is_translated_live(served):
+def test_the_webcam_is_translated_live(browser, served):
     """Chromium's fake camera (a moving test pattern) streams into the CycleGAN tab's live view."""
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=[
-            "--no-sandbox", "--disable-background-networking", "--use-fake-device-for-media-stream",
-            "--use-fake-ui-for-media-stream"])  # fmt: skip
-        page = browser.new_context(viewport={"width": 1280, "height": 1100}, permissions=["camera"]).new_page()
+    context = browser.new_context(viewport={"width": 1280, "height": 1100}, permissions=["camera"])
+    try:
+        page = context.new_page()
         page.goto(served.url)
         page.locator("#run").wait_for(timeout=60_000)
         page.get_by_role("tab", name="CycleGAN").click()
@@ -278,4 +278,5 @@ def test_the_webcam_is_translated_live(served):
         page.wait_for_function(f"document.querySelector('#cg-webcam-out img').src !== {first!r}", timeout=30_000)  # it goes on
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "cyclegan-webcam.png"), full_page=True)
-        browser.close()
+    finally:
+        context.close()
