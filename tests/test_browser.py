@@ -128,7 +128,7 @@ def test_gatys_run_is_watchable_and_stop_says_stopped(browser, served):
     for term in ("α·content", "β·style", "total"):
         label = page.locator("#loss-plot svg text", has_text=term).first
         label.scroll_into_view_if_needed()
-        box, plot_box = label.bounding_box(), page.locator("#loss-plot svg").bounding_box()
+        box, plot_box = label.bounding_box(), page.locator("#loss-plot .prose svg").bounding_box()
         assert plot_box["y"] <= box["y"] and box["y"] + box["height"] <= plot_box["y"] + plot_box["height"]
         centre = [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2]
         assert page.evaluate("([x, y]) => !!document.elementFromPoint(x, y)?.closest('#loss-plot')", centre), term
@@ -270,6 +270,7 @@ def test_the_webcam_is_translated_live(browser, served):
         page.locator("#cg-webcam button[aria-label='capture photo']").first.click(timeout=30_000)  # starts the stream
         page.wait_for_function("document.querySelector('#cg-webcam-rate').innerText.includes('frames per second')",
                                timeout=60_000)  # fmt: skip
+        page.wait_for_function("document.querySelector('#cg-webcam video')?.videoWidth > 0", timeout=30_000)
         video = page.evaluate("(v => [v.videoWidth, v.videoHeight])(document.querySelector('#cg-webcam video'))")
         image = page.locator("#cg-webcam-out img").first
         page.wait_for_function("document.querySelector('#cg-webcam-out img')?.naturalWidth > 0", timeout=30_000)
