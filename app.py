@@ -78,9 +78,10 @@ def stylize(**named):
     if named["content"] is None or named["style"] is None:
         raise user_error("Please upload a content image and a style image (or click an example).")
     config = gatys_config(named, second_style=named.get("style2") is not None)
-    style_side = max(16, round(config.style_scale * config.size))  # decode uploads no larger than needed
-    content, style = open_upload(named["content"], "content", config.size), open_upload(named["style"], "style", style_side)
-    style2 = open_upload(named.get("style2"), "second style", style_side)
+    # uploads are decoded no larger than the run needs
+    content = open_upload(named["content"], "content", config.size)
+    style = open_upload(named["style"], "style", config.style_side())
+    style2 = open_upload(named.get("style2"), "second style", config.style_side())
     result = new_result_path()
     history, state = LossHistory.empty(with_tv=config.tv_weight > 0), run_state(0, config.steps)
     loading = "Loading VGG19 and computing the targets..."

@@ -156,13 +156,12 @@ def _run_sweep(args: argparse.Namespace) -> None:
         raise ValueError("--vary at most twice: rows and columns")
     axes = [Axis.parse(text) for text in args.vary]
     sweep = SweepConfig(axes[0], axes[1] if len(axes) > 1 else None, gatys_config_from_args(args, size=128, steps=60))
-    sweep.cells()  # every cell's config is checked before the first run
+    planned = len(sweep.cells())  # every cell's config is checked before the first run
     cells = []
     for cell in run_sweep(sweep, args.content, args.style):
         cells.append(cell)
-        print(f"cell {len(cells)}/{len(sweep.cells())}: {sweep.rows.label(sweep.rows.values[cell.row])}"
-              f"{'' if sweep.columns is None else ', ' + sweep.columns.label(sweep.columns.values[cell.column])}: "
-              f"loss {cell.losses[-1]['total']:.4g}", file=sys.stderr, flush=True)  # fmt: skip
+        print(f"cell {len(cells)}/{planned}: {sweep.label(cell)}: loss {cell.losses[-1]['total']:.4g}",
+              file=sys.stderr, flush=True)  # fmt: skip
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     contact_sheet(sweep, cells).save(out)

@@ -81,6 +81,11 @@ class GatysConfig:
             self.style_blend_weights = _as_tuple(self.style_blend_weights, float)
         self.validate()
 
+    def style_side(self, long_side: int | None = None) -> int:
+        """The style images' long side: style_scale times the output's long side (or a coarser
+        level's), at least 16 px."""
+        return max(16, round(self.style_scale * (long_side or self.size)))
+
     @property
     def learning_rate(self) -> float:
         return DEFAULT_LR[self.optimizer] if self.lr is None else self.lr

@@ -131,7 +131,7 @@ def run_gatys(
     blend = _blend_weights(config, len(styles))
     device = resolve_device(config.device)
     content_image = load_image(content, max_side=config.size)  # decoded no larger than needed
-    style_images = [load_image(style, max_side=max(16, round(config.style_scale * config.size))) for style in styles]
+    style_images = [load_image(style, max_side=config.style_side()) for style in styles]
     layers = config.content_layers + config.style_layers
     vgg = VGGFeatures(load_vgg19_features(config.vgg_weights), layers, config.pooling, *vgg_dtypes(config.precision, device))
     step, image, coarser = 0, None, None
@@ -235,8 +235,7 @@ def _check_sides(config: GatysConfig, what: str, tensor: torch.Tensor, level: in
 
 def _style_tensor(config: GatysConfig, style: Image.Image, content_t: torch.Tensor, size) -> torch.Tensor:
     """The style image at style_scale times the level's long side, its colours prepared."""
-    long_side = max(16, round(config.style_scale * max(size)))
-    style_t = image_to_tensor(style, fit_long_side(style.width, style.height, long_side)).to(content_t)
+    style_t = image_to_tensor(style, fit_long_side(style.width, style.height, config.style_side(max(size)))).to(content_t)
     if config.preserve_color == "histogram":
         return color.match_color_statistics(style_t, content_t).clamp(0, 1)
     if config.preserve_color == "luminance":

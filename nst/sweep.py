@@ -79,6 +79,11 @@ class SweepConfig:
         columns = self.columns.values if self.columns else (None,)
         return [(r, c, self._config(rv, cv)) for r, rv in enumerate(self.rows.values) for c, cv in enumerate(columns)]
 
+    def label(self, cell: "Cell") -> str:
+        """A cell's place in words: its row's value, and its column's."""
+        row = self.rows.label(self.rows.values[cell.row])
+        return row if self.columns is None else f"{row}, {self.columns.label(self.columns.values[cell.column])}"
+
     def _config(self, row_value, column_value) -> GatysConfig:
         config = self.rows.apply(self.base, row_value)
         return self.columns.apply(config, column_value) if self.columns else config
@@ -95,10 +100,11 @@ class Cell:
 
 def run_sweep(sweep: SweepConfig, content: ImageSource, style: ImageSource) -> Iterator[Cell]:
     """Run the cells one after another, row by row, yielding each as it finishes."""
-    content_image = load_image(content, max_side=max(c.size for _, _, c in sweep.cells()))
-    style_image = load_image(style, max_side=max(round(c.style_scale * c.size) for _, _, c in sweep.cells()))
+    cells = sweep.cells()
+    content_image = load_image(content, max_side=max(config.size for _, _, config in cells))
+    style_image = load_image(style, max_side=max(config.style_side() for _, _, config in cells))
     targets: dict = {}  # shared: runs with the same layers, network and size compute them once
-    for row, column, config in sweep.cells():
+    for row, column, config in cells:
         records = list(run_gatys(config, content_image, style_image, targets_cache=targets))
         yield Cell(row, column, config, records[-1].image, [record.losses() for record in records])
 

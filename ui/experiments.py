@@ -46,7 +46,7 @@ def run_experiment(content: str | None, style: str | None, rows: str, columns: s
     try:
         for cell in run_sweep(sweep, *images):
             done.append(cell)
-            gallery.append((cell.image, f"{_cell_label(sweep, cell)} · loss {cell.losses[-1]['total']:.4g}"))
+            gallery.append((cell.image, f"{sweep.label(cell)} · loss {cell.losses[-1]['total']:.4g}"))
             contact_sheet(sweep, done).save(sheet_path)  # kept up to date, so Stop leaves what finished
             save_report(sweep, done, report_path)
             text = f"{len(done)} of {len(cells_planned)} cells done"
@@ -55,11 +55,6 @@ def run_experiment(content: str | None, style: str | None, rows: str, columns: s
     except (VGGWeightsError, ImageError, RunStopped, ValueError) as error:
         yield gr.skip(), gr.skip(), gr.skip(), status_html(f"Stopped after {len(done)} cells: {error}")
         raise user_error(error, duration=None) from error
-
-
-def _cell_label(sweep: SweepConfig, cell) -> str:
-    label = sweep.rows.label(sweep.rows.values[cell.row])
-    return label if sweep.columns is None else f"{label}, {sweep.columns.label(sweep.columns.values[cell.column])}"
 
 
 def sweep_svg(sweep: SweepConfig, cells) -> str:
@@ -71,7 +66,7 @@ def sweep_svg(sweep: SweepConfig, cells) -> str:
     for cell in cells:
         points = [(entry["step"], entry["total"]) for entry in cell.losses if entry["total"] > 0]
         if points:
-            axes.plot(*zip(*points), label=_cell_label(sweep, cell), linewidth=1.3)
+            axes.plot(*zip(*points), label=sweep.label(cell), linewidth=1.3)
     if axes.lines:
         axes.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7, frameon=False)
     return figure_svg(figure)
