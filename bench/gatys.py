@@ -23,9 +23,9 @@ from bench.baseline_gatys import CONTENT_LAYERS, STYLE_LAYERS, TextbookLoss, Tex
 from bench.common import SHARED_IMAGES, interleaved, machine, parse_bench_args, print_table, timed, write_json
 from nst.config import GatysConfig, preset
 from nst.device import resolve_device
-from nst.gatys import run_gatys
+from nst.gatys import RunStopped, run_gatys
 from nst.images import fit_long_side, image_to_tensor, load_image, tensor_to_image
-from nst.vgg import imagenet_cache_path, load_vgg19_features
+from nst.vgg import ieee_fp32, imagenet_cache_path, load_vgg19_features
 from ui.examples import example_files
 
 
@@ -71,7 +71,7 @@ class Bench:
     def evaluate(self, image) -> float:
         """The baseline's fp32 loss of a PIL image at this size."""
         tensor = image_to_tensor(image, tuple(self.content.shape[-2:])).to(self.device)
-        with torch.no_grad():
+        with torch.no_grad(), ieee_fp32(tensor):
             return float(self.loss(tensor))
 
 
@@ -154,7 +154,7 @@ def largest_size(bench: Bench, start: int = 1024, limit: int = 16384) -> int:
         try:
             bench.engine(bench.config(size=size, steps=2))
             return True
-        except torch.OutOfMemoryError:
+        except RunStopped:  # the engine's answer to CUDA running out of memory
             return False
         finally:
             torch.cuda.empty_cache()

@@ -6,6 +6,7 @@ and for the study's pretrained-versus-random comparison) or a local torchvision-
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import urllib.error
@@ -55,6 +56,22 @@ class VGGWeightsError(RuntimeError):
     """The VGG19 weights could not be obtained; the message says how to supply them."""
 
 
+@contextlib.contextmanager
+def ieee_fp32(tensor: torch.Tensor):
+    """fp32 convolutions in full fp32 on CUDA. cuDNN computes them in TF32 by default (10 bits of
+    mantissa): that moved the loss of a 5-step LBFGS run 1.9% away from the CPU's on an H200
+    (tests/test_gpu.py), more than "mixed" precision does, for the reason VGGConv gives."""
+    if tensor.device.type != "cuda" or tensor.dtype != torch.float32:
+        yield
+        return
+    saved = torch.backends.cudnn.allow_tf32
+    torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32 = saved
+
+
 class _FrozenConv3x3(torch.autograd.Function):
     """conv2d(x, weight, bias, padding=1) whose input gradient is computed with `backward_weight`
     (in its dtype). The weights are frozen, so no weight gradient is computed."""
@@ -63,13 +80,15 @@ class _FrozenConv3x3(torch.autograd.Function):
     def forward(ctx, x, weight, bias, backward_weight):
         ctx.save_for_backward(backward_weight)
         ctx.input_shape = x.shape
-        return F.conv2d(x, weight, bias, padding=1)
+        with ieee_fp32(weight):
+            return F.conv2d(x, weight, bias, padding=1)
 
     @staticmethod
     def backward(ctx, grad):
         (backward_weight,) = ctx.saved_tensors
         grad = grad.to(backward_weight.dtype)
-        return nn.grad.conv2d_input(ctx.input_shape, backward_weight, grad, padding=1), None, None, None
+        with ieee_fp32(backward_weight):
+            return nn.grad.conv2d_input(ctx.input_shape, backward_weight, grad, padding=1), None, None, None
 
 
 class VGGConv(nn.Module):
