@@ -79,9 +79,11 @@ class TextbookLoss:
         return self.alpha * content + self.beta * style
 
 
-def textbook_stylize(loss: TextbookLoss, content: torch.Tensor, evaluations: int) -> tuple[torch.Tensor, list[float]]:
-    """LBFGS from a copy of the content image for `evaluations` loss-and-gradient evaluations."""
-    image = content.clone().requires_grad_(True)
+def textbook_stylize(loss: TextbookLoss, start: torch.Tensor, evaluations: int, on_evaluation=None) -> tuple[torch.Tensor, list[float]]:
+    """LBFGS from a copy of `start` (the content image, in the tutorial) for `evaluations`
+    loss-and-gradient evaluations. `on_evaluation(count, image)`, if given, sees the clamped
+    image each evaluation scored (bench/gatys.py keeps some of them for its loss curves)."""
+    image = start.clone().requires_grad_(True)
     optimizer = torch.optim.LBFGS([image])
     history: list[float] = []
 
@@ -92,6 +94,8 @@ def textbook_stylize(loss: TextbookLoss, content: torch.Tensor, evaluations: int
         value = loss(image)
         value.backward()
         history.append(value.item())
+        if on_evaluation is not None:
+            on_evaluation(len(history), image)
         return value
 
     while len(history) < evaluations:

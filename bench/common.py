@@ -16,13 +16,15 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_IMAGES = ROOT.parent / "shared" / "images"
 
 
-def parse_bench_args(description: str) -> argparse.Namespace:
-    """The options every benchmark script takes."""
+def parse_bench_args(description: str, add_arguments: Callable | None = None) -> argparse.Namespace:
+    """The options every benchmark script takes, and a script's own from `add_arguments(parser)`."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="tiny sizes and few steps: checks the script runs")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (default: 2, as on a CPU Space)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"), help="folder for the JSON report")
+    if add_arguments is not None:
+        add_arguments(parser)
     return parser.parse_args()
 
 

@@ -20,10 +20,10 @@ from pathlib import Path
 import torch
 
 from bench.baseline_gatys import CONTENT_LAYERS, STYLE_LAYERS, TextbookLoss, TextbookVGG, textbook_stylize
-from bench.common import SHARED_IMAGES, interleaved, machine, parse_bench_args, print_table, timed, write_json
+from bench.common import SHARED_IMAGES, interleaved, sync, machine, parse_bench_args, print_table, timed, write_json
 from nst.config import GatysConfig, preset
 from nst.device import resolve_device
-from nst.gatys import RunStopped, run_gatys
+from nst.gatys import RunStopped, initial_image, run_gatys
 from nst.images import fit_long_side, image_to_tensor, load_image, tensor_to_image
 from nst.vgg import ieee_fp32, imagenet_cache_path, load_vgg19_features
 from ui.examples import example_files
@@ -55,12 +55,17 @@ class Bench:
         self.content_image, self.style_image = content_image, style_image
         shape = fit_long_side(content_image.width, content_image.height, problem.size)
         self.content = image_to_tensor(content_image, shape).to(device)
-        style_shape = fit_long_side(style_image.width, style_image.height, problem.size)
-        style = image_to_tensor(style_image, style_shape).to(device)
+        style_shape = fit_long_side(style_image.width, style_image.height, problem.style_side())
+        self.style = image_to_tensor(style_image, style_shape).to(device)
         layers = problem.style_layers + problem.content_layers
-        vgg = TextbookVGG(load_vgg19_features(problem.vgg_weights), layers, problem.pooling).to(device)
-        self.loss = TextbookLoss(vgg, self.content, style, problem.alpha, problem.beta,
-                                 problem.style_layers, problem.content_layers)  # fmt: skip
+        self.vgg = TextbookVGG(load_vgg19_features(problem.vgg_weights), layers, problem.pooling).to(device)
+        with ieee_fp32(self.content):
+            self.loss = self.make_loss()  # the evaluator: IEEE fp32 on a GPU too
+
+    def make_loss(self) -> TextbookLoss:
+        problem = self.problem
+        return TextbookLoss(self.vgg, self.content, self.style, problem.alpha, problem.beta, problem.style_layers,
+                            problem.content_layers)  # fmt: skip
 
     def config(self, **changes) -> GatysConfig:
         return self.problem.replace(**changes)
@@ -110,23 +115,74 @@ def loss_agreement(bench: Bench, steps: int) -> list[dict]:
             for p, loss in losses.items()]  # fmt: skip
 
 
-def time_to_quality(bench: Bench, baseline_steps: int, budget_s: float, candidates: dict[str, GatysConfig]) -> list[dict]:
-    """Each candidate end to end, against the loss the baseline reaches in `baseline_steps`.
-    Final losses of both are taken on the saved 8-bit image, in the baseline's fp32 loss; the
-    baseline's lowest loss on the way is shown too, since LBFGS without line search can diverge."""
-    start = time.perf_counter()
-    result, history = textbook_stylize(bench.loss, bench.content, baseline_steps)
-    rows = [{"run": f"baseline, {baseline_steps} steps", "seconds": time.perf_counter() - start,
-             "loss": bench.evaluate(tensor_to_image(result)), "lowest on the way": min(history), "within budget": None}]  # fmt: skip
-    for name, config in candidates.items():
-        start = time.perf_counter()
-        image = bench.engine(config)[-1].image
-        seconds = time.perf_counter() - start
-        rows.append({"run": name, "seconds": seconds, "loss": bench.evaluate(image), "lowest on the way": None,
-                     "within budget": seconds <= budget_s})  # fmt: skip
-    for row in rows:
-        row["size"] = bench.size
-    return rows
+def loss_curve(bench: Bench, name: str, config: GatysConfig | None, evaluations: int, every: int) -> dict:
+    """Seconds against quality for one run: every `every`-th image on the way (and the last) is
+    kept, then scored by the evaluator as the saved 8-bit image. `config` None is the baseline;
+    it starts where `bench.problem` starts. The clock includes computing the targets, for both."""
+    kept = []
+    if config is None:
+        begin = time.perf_counter()
+        loss = bench.make_loss()
+        start = initial_image(bench.problem, bench.content, bench.style)
+
+        def keep(count, image):
+            if count == 1 or count % every == 0:
+                sync(bench.device)
+                kept.append((time.perf_counter() - begin, count, tensor_to_image(image.detach())))
+
+        textbook_stylize(loss, start, evaluations, keep)
+    else:
+        for record in run_gatys(config.replace(steps=evaluations), bench.content_image, bench.style_image, image_every=every):
+            if record.image is not None:
+                kept.append((record.elapsed_s, record.step, record.image))
+    points = [{"seconds": seconds, "evaluations": count, "loss": bench.evaluate(image)} for seconds, count, image in kept]
+    return {"run": name, "points": points}
+
+
+def seconds_to_reach(curve: dict, loss: float) -> float | None:
+    return next((p["seconds"] for p in curve["points"] if p["loss"] <= loss), None)
+
+
+def time_to_quality(bench: Bench, evaluations: int, contenders: dict[str, GatysConfig], every: int) -> dict:
+    """How many times sooner each contender reaches the losses the textbook LBFGS reaches.
+
+    The qualities are the baseline's best loss on the way after a quarter, half and all of its
+    `evaluations` (its best, never a point it reached by diverging); for each, the seconds the
+    baseline needed and each contender's ratio (baseline seconds / contender seconds; None where
+    the contender never got there, with its best loss shown)."""
+    baseline = loss_curve(bench, "baseline (textbook LBFGS, fp32)", None, evaluations, every)
+    curves = [baseline] + [loss_curve(bench, name, config, evaluations, every) for name, config in contenders.items()]
+    rows = []
+    for share in (0.25, 0.5, 1.0):
+        on_the_way = [p for p in baseline["points"] if p["evaluations"] <= share * evaluations]
+        target = min(p["loss"] for p in on_the_way)
+        base_seconds = seconds_to_reach(baseline, target)
+        row = {"quality": f"textbook best after {round(share * evaluations)} evals", "loss": target,
+               "textbook s": base_seconds}  # fmt: skip
+        for curve in curves[1:]:
+            seconds = seconds_to_reach(curve, target)
+            row[curve["run"]] = base_seconds / seconds if seconds else f"not reached (best {min(p['loss'] for p in curve['points']):.4g})"
+        rows.append(row)
+    return {"size": bench.size, "evaluations": evaluations, "ratios": rows, "curves": curves}
+
+
+def plot_curves(result: dict, title: str, path: Path) -> None:
+    """Loss against seconds for every run, with the baseline's best as a dashed line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(7, 4.2), dpi=110)
+    for curve in result["curves"]:
+        axes.plot([p["seconds"] for p in curve["points"]], [p["loss"] for p in curve["points"]], label=curve["run"], lw=1.4)
+    axes.axhline(result["ratios"][-1]["loss"], color="grey", ls="--", lw=0.8, label="textbook's best")
+    axes.set(xlabel="seconds", ylabel="loss of the saved image (one fp32 evaluator)", yscale="log", title=title)
+    axes.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+    print(f"wrote {path}")
 
 
 def gpu_section(bench: Bench, steps: int, repeats: int) -> dict:
@@ -168,8 +224,23 @@ def largest_size(bench: Bench, start: int = 1024, limit: int = 16384) -> int:
     return low
 
 
+def contenders(problem: GatysConfig) -> dict[str, GatysConfig]:
+    """Our engine on the baseline's problem: each precision at one level (fp32 is what a CPU
+    without native bf16 runs), and the preset's own coarse-to-fine plan."""
+    runs = {f"ours {precision}, 1 level": problem.replace(precision=precision, levels=1) for precision in PRECISIONS}
+    if problem.levels > 1:
+        runs[f"ours auto, {problem.levels} levels"] = problem
+    return runs
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512], help="time-to-quality sizes (default: 256 512)")
+    parser.add_argument("--presets", nargs="+", default=["study", "gatys2015"], help="time-to-quality problems (default: study gatys2015)")
+    parser.add_argument("--evaluations", type=int, default=300, help="the textbook's evaluations (default: 300)")
+
+
 def main() -> None:
-    args = parse_bench_args(__doc__.split("\n\n")[0])
+    args = parse_bench_args(__doc__.split("\n\n")[0], add_arguments)
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     weights = vgg_source()
@@ -185,14 +256,15 @@ def main() -> None:
     report["loss_agreement"] = loss_agreement(small, steps=5 if quick else 100)
     print_table("Loss after the same LBFGS steps, against our fp32", report["loss_agreement"])
 
-    app_problem = GatysConfig(size=96 if quick else 512, vgg_weights=weights, device=device.type)  # the defaults
-    app = Bench(app_problem, device, content, style)
-    steps = 6 if quick else app_problem.steps
-    candidates = {f"ours, app defaults ({steps} steps, {app_problem.levels} levels)": app.config(steps=steps),
-                  f"ours, app defaults but 1 level ({steps} steps)": app.config(steps=steps, levels=1)}  # fmt: skip
-    report["time_to_quality_512"] = time_to_quality(app, 8 if quick else 300, 60.0, candidates)
-    print_table(f"App defaults at {app.size} px against the baseline on the same problem (budget 60 s)",
-                report["time_to_quality_512"])  # fmt: skip
+    for preset_name in args.presets:
+        for size in [64] if quick else args.sizes:
+            problem = preset(preset_name, size=size, vgg_weights=weights, device=device.type)
+            result = time_to_quality(Bench(problem, device, content, style), 8 if quick else args.evaluations,
+                                     contenders(problem), every=2 if quick else 10)  # fmt: skip
+            report[f"time_to_quality_{preset_name}_{size}"] = result
+            title = f"{preset_name} preset, {size} px, {device.type}: times sooner than the textbook (ratio)"
+            print_table(title, result["ratios"])
+            plot_curves(result, title.split(":")[0], Path(args.out) / f"gatys-{device.type}-{preset_name}-{size}{'-quick' if quick else ''}.png")
     if device.type == "cuda":
         large = Bench(textbook_problem(512, weights, device), device, content, style)
         report["gpu_512"] = gpu_section(large, steps=20 if quick else 300, repeats=2 if quick else 5)

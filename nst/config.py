@@ -18,6 +18,7 @@ from nst.vgg import VGG19_LAYER_NAMES
 Pooling = Literal["max", "avg"]
 Init = Literal["content", "noise", "noisy-content", "style"]
 Optimizer = Literal["lbfgs", "adam"]
+Parameterization = Literal["pixels", "laplacian"]
 Scheduler = Literal["none", "plateau", "step"]
 PreserveColor = Literal["none", "luminance", "histogram"]
 Device = Literal["auto", "cpu", "cuda", "mps"]
@@ -57,6 +58,7 @@ class GatysConfig:
     init: Init = "content"  # the image the optimisation starts from
     noise_ratio: float = 0.6  # share of noise in the "noisy-content" init
     optimizer: Optimizer = "lbfgs"  # the optimiser of the image's pixels
+    parameterization: Parameterization = "pixels"  # what it moves: the pixels, or a Laplacian pyramid of them (Mordvintsev et al. 2018)
     lr: float | None = None  # learning rate; none: the optimiser's own (DEFAULT_LR: lbfgs 1, adam 0.02)
     scheduler: Scheduler = "plateau"  # "plateau" and "step" damp the oscillations of avg pooling
     scheduler_gamma: float = 0.5  # factor applied to the learning rate by either scheduler

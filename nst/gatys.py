@@ -143,8 +143,7 @@ def run_gatys(
             else:  # this level's content plus the upsampled change the coarser level made to its own:
                 # upsampling the coarse image itself would start from a blurred content
                 image = level.content + resize_tensor(image.detach() - coarser.content, level.size)
-            image = image.detach().requires_grad_(True)
-            step = yield from _optimise_level(config, vgg, level, image, step, clock, content_image, image_every)
+            step, image = yield from _optimise_level(config, vgg, level, image, step, clock, content_image, image_every)
             coarser = level
     except torch.cuda.OutOfMemoryError as error:
         smaller = max(32, int(config.size / 2**0.5) // 32 * 32)
@@ -178,13 +177,16 @@ def _levels(config, vgg, content_image, style_images, blend, device, cache: dict
 
 
 def _optimise_level(config, vgg, level: _Level, image, step: int, clock: float, content_image, image_every: int):
-    """`level.updates` optimiser steps on `image`, yielding a record before each (and, at the
-    last level, one for the final image); returns the step count reached."""
-    optimizer = _make_optimizer(config, image)
+    """`level.updates` optimiser steps from `image`, yielding a record before each (and, at the
+    last level, one for the final image); returns the step count reached and the image."""
+    parameters, compose = image_parameters(config, image)
+    optimizer = _make_optimizer(config, parameters)
     scheduler = _make_scheduler(config, optimizer)
     last_finite = image.detach().clone()
     for update in range(level.updates + level.last):
         is_update = update < level.updates
+        optimizer.zero_grad()
+        image = compose()
         losses = _evaluate(config, vgg, image, level.targets, level.pixel_weight, backward=is_update)
         if not torch.isfinite(losses.total):
             raise RunStopped(
@@ -203,10 +205,33 @@ def _optimise_level(config, vgg, level: _Level, image, step: int, clock: float, 
             image=_to_output(config, image, content_image, level.size) if want_image else None,
         )
         if is_update:
-            optimizer.step(lambda: losses.total)  # gradients are already in image.grad
+            optimizer.step(lambda: losses.total)  # gradients are already in the parameters' .grad
             step_scheduler(scheduler, losses.total)
             step += 1
-    return step
+    return step, compose().detach()
+
+
+def image_parameters(config: GatysConfig, image: torch.Tensor):
+    """(the tensors the optimiser moves, a function composing the image from them), from `image`.
+
+    "pixels": the image itself. "laplacian": a Laplacian pyramid, x = p_0 + sum_k up(p_k) with
+    p_k at 1/2^k of the size, p_0 = x_0 and the coarser ones 0 (Mordvintsev et al. 2018,
+    "Differentiable Image Parameterizations"). The gradient of p_k sums the pixel gradient over
+    about 4^k pixels, so the smooth parts of the change, slow for LBFGS in pixel space, take
+    large steps from the start.
+    """
+    fine = image.detach().clone().requires_grad_(True)
+    if config.parameterization == "pixels":
+        return [fine], lambda: fine
+    size = tuple(image.shape[-2:])
+    coarse = [
+        torch.zeros((*image.shape[:2], max(1, size[0] >> k), max(1, size[1] >> k)), device=image.device).requires_grad_(True)
+        for k in range(1, PYRAMID_OCTAVES)
+    ]
+    return [fine, *coarse], lambda: fine + sum(resize_tensor(p, size) for p in coarse)
+
+
+PYRAMID_OCTAVES = 4  # p_0 .. p_3: the coarsest moves 8x8 blocks of pixels
 
 
 def stylize(config: GatysConfig, content: ImageSource, styles, image_every: int = 0):
@@ -258,7 +283,8 @@ def _compute_targets(config, vgg, content_t, style_ts, blend) -> _Targets:
 
 
 def _evaluate(config, vgg, image, targets: _Targets, pixel_weight: float, backward: bool) -> Losses:
-    """One loss evaluation (eq. 7) and, if `backward`, its gradient into image.grad.
+    """One loss evaluation (eq. 7) and, if `backward`, its gradient (accumulated into the .grad
+    of the leaves `image` is made from).
 
     `pixel_weight` multiplies the per-pixel sums L_content and L_tv (1 at the finest level).
     The loss is that of the image clamped to [0, 1], the one the user will see: unclamped
@@ -274,18 +300,17 @@ def _evaluate(config, vgg, image, targets: _Targets, pixel_weight: float, backwa
         l_tv = tv_loss(shown) if config.tv_weight > 0 else zero
         total = pixel_weight * (config.alpha * l_content + config.tv_weight * l_tv) + config.beta * l_style
         if backward:
-            image.grad = None
             total.backward()
     return Losses(l_content.detach(), l_style.detach(), l_tv.detach(), total.detach())  # tensors, for LBFGS
 
 
-def _make_optimizer(config: GatysConfig, image: torch.Tensor) -> torch.optim.Optimizer:
+def _make_optimizer(config: GatysConfig, parameters: list[torch.Tensor]) -> torch.optim.Optimizer:
     if config.optimizer == "adam":
-        return torch.optim.Adam([image], lr=config.learning_rate)
+        return torch.optim.Adam(parameters, lr=config.learning_rate)
     # One iteration per step() keeps "one step = one evaluation"; the history persists between
     # calls. Negative tolerances stop LBFGS from silently skipping steps near convergence.
     return torch.optim.LBFGS(
-        [image], lr=config.learning_rate, max_iter=1, history_size=100, tolerance_grad=-1, tolerance_change=-1
+        parameters, lr=config.learning_rate, max_iter=1, history_size=100, tolerance_grad=-1, tolerance_change=-1
     )
 
 
