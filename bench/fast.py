@@ -50,8 +50,8 @@ def latencies(device: str, threads: int, sizes: list[int], repeats: int) -> list
     for size in sizes:
         config = FastConfig(size=size, device=device)
         contenders = {
-            "ours": lambda: fast_stylize(content, style, config),
-            "384 px + resize": lambda: lite.stylize_with(content, style, max_size=size),
+            "ours": lambda config=config: fast_stylize(content, style, config),
+            "384 px + resize": lambda size=size: lite.stylize_with(content, style, max_size=size),
         }
         for run in contenders.values():  # warm-up
             run()

@@ -16,7 +16,6 @@ its TFLite conversion declares is lifted on loading and T runs at the requested 
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from dataclasses import dataclass
 from importlib.resources import files
@@ -60,9 +59,6 @@ class FastConfig:
             raise ValueError(f"size must be at least 16 pixels; got {self.size}")
         if not 0 <= self.strength <= 1:
             raise ValueError(f"strength must be in [0, 1]; got {self.strength}")
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
 
 
 # {field: allowed values} of FastConfig's Literal fields, for validation and the CLI's choices.
