@@ -11,10 +11,11 @@ import dataclasses
 import json
 import sys
 from pathlib import Path
-from typing import get_args, get_type_hints
+from typing import Literal, get_args, get_origin, get_type_hints
 
 from nst.config import CHOICES, PRESETS, VGG_WEIGHTS_ENV, GatysConfig, InferencePrecision, field_help, preset
 from nst.checkpoints import ModelLoadError
+from nst.fast import FastConfig
 from nst.hub import DIRECTIONS
 from nst.vgg import VGGWeightsError
 
@@ -33,35 +34,33 @@ def _add_config_flags(parser) -> None:
     parser.add_argument("--preset", default="study", choices=list(PRESETS),
                         help="start from these settings; study = the defaults below (default: study)")  # fmt: skip
     options = parser.add_argument_group("options (every GatysConfig field; a flag given overrides the preset)")
-    for field in dataclasses.fields(GatysConfig):
-        _add_config_flag(options, field)
+    add_dataclass_flags(options, GatysConfig)
 
 
-def _add_config_flag(parser, field: dataclasses.Field) -> None:
-    """A GatysConfig field as --its-name: help from its comment, choices from its Literal type,
-    lists comma-separated. Default None, so only flags given override the preset."""
-    hint = _GATYS_TYPES[field.name]
-    number = next((t for t in (hint, *get_args(hint)) if t in (int, float)), None)  # int, float or float | None
-    default = _GATYS_DEFAULTS[field.name]
-    if isinstance(default, tuple):
-        default = ",".join(map(str, default))
-    shown = f"env {VGG_WEIGHTS_ENV} or imagenet" if field.name == "vgg_weights" else default
-    parser.add_argument(f"--{field.name.replace('_', '-')}", dest=field.name, default=None,
-                        type=number or str, choices=CHOICES.get(field.name),
-                        help=f"{_GATYS_HELP[field.name]} (default: {shown})")  # fmt: skip
+def add_dataclass_flags(parser, cls) -> None:
+    """Every field of the config dataclass `cls` as --its-name: help from its comment, choices
+    from its Literal type, lists comma-separated. Default None, so only flags given override."""
+    hints, helps = get_type_hints(cls), field_help(cls)
+    for field in dataclasses.fields(cls):
+        hint = hints[field.name]
+        number = next((t for t in (hint, *get_args(hint)) if t in (int, float)), None)  # int, float or float | None
+        default = field.default_factory() if field.default is dataclasses.MISSING else field.default
+        if isinstance(default, tuple):
+            default = ",".join(map(str, default))
+        shown = f"env {VGG_WEIGHTS_ENV} or imagenet" if field.name == "vgg_weights" else default
+        parser.add_argument(f"--{field.name.replace('_', '-')}", dest=field.name, default=None, type=number or str,
+                            choices=get_args(hint) if get_origin(hint) is Literal else None,
+                            help=f"{helps[field.name]} (default: {shown})")  # fmt: skip
 
 
-_GATYS_DEFAULTS = {f.name: f.default for f in dataclasses.fields(GatysConfig)}
-_GATYS_TYPES = get_type_hints(GatysConfig)
-_GATYS_HELP = field_help(GatysConfig)
+def given_fields(cls, args: argparse.Namespace) -> dict:
+    """{field: value} of the fields of the config dataclass `cls` whose flags were given."""
+    return {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if getattr(args, f.name, None) is not None}
 
 
 def gatys_config_from_args(args: argparse.Namespace, **defaults) -> GatysConfig:
     """The preset, then `defaults`, then the flags given."""
-    overrides = {
-        f.name: getattr(args, f.name) for f in dataclasses.fields(GatysConfig) if getattr(args, f.name, None) is not None
-    }
-    return preset(args.preset, **{**defaults, **overrides})
+    return preset(args.preset, **{**defaults, **given_fields(GatysConfig, args)})
 
 
 def _run_gatys(args: argparse.Namespace) -> None:
@@ -104,6 +103,25 @@ def _run_gatys(args: argparse.Namespace) -> None:
         last_image.save(out)
     if args.log_json:
         Path(args.log_json).write_text(json.dumps(log, indent=1))
+    print(f"saved {out}")
+
+
+def _add_fast(subparsers) -> None:
+    p = subparsers.add_parser("fast", help="feed-forward arbitrary style (Ghiasi et al. 2017): one network pass")
+    p.add_argument("--content", required=True, help="content image")
+    p.add_argument("--style", required=True, help="style image")
+    p.add_argument("--out", required=True, help="output image (.png keeps it lossless)")
+    add_dataclass_flags(p.add_argument_group("options (every FastConfig field)"), FastConfig)
+    p.set_defaults(run=_run_fast)
+
+
+def _run_fast(args: argparse.Namespace) -> None:
+    from nst.fast import fast_stylize
+
+    image = fast_stylize(args.content, args.style, FastConfig(**given_fields(FastConfig, args)))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    image.save(out)
     print(f"saved {out}")
 
 
@@ -208,6 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(required=True, metavar="COMMAND")
     _add_gatys(subparsers)
     _add_sweep(subparsers)
+    _add_fast(subparsers)
     _add_cyclegan(subparsers)
     _add_import_official(subparsers)
     return parser

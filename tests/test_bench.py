@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.parametrize("script,keys", [
     ("gatys", {"speed_256", "loss_agreement", "time_to_quality_512", "machine", "vgg_weights"}),
     ("cyclegan", {"cpu_inference", "webcam_cpu", "machine"}),
+    ("fast", {"cpu_load", "cpu_latency", "machine"}),
 ])  # fmt: skip
 def test_bench_script_quick_run(tmp_path, script, keys):
     # --device cpu: the GPU sections are skipped, and the script must say so
@@ -35,8 +36,12 @@ def test_bench_script_quick_run(tmp_path, script, keys):
         assert runs[0].startswith("baseline") and len(runs) == 3 and "2 levels" in runs[1]
         assert all(row["s/step (median)"] > 0 for row in report["speed_256"])
         assert all(row["loss"] > 0 for row in report["time_to_quality_512"])
-    else:
+    elif script == "cyclegan":
         assert report["cpu_inference"]["mean |diff| levels"] < 3
+    else:
+        assert [row["size"] for row in report["cpu_latency"]] == ["64x48", "128x96"]  # the Tübingen photo's 4:3
+        assert all(value > 0 for row in report["cpu_latency"] for value in row.values() if isinstance(value, float))
+        assert report["cpu_load"]["first load s"] > 0
 
 
 def test_sweep_bench_quick_run(tmp_path):
