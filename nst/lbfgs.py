@@ -1,0 +1,111 @@
+"""L-BFGS with the step computed in the compact form of Byrd, Nocedal & Schnabel (1994),
+"Representations of quasi-Newton matrices and their use in limited memory methods", eq. (3.13).
+
+The same iterates as `torch.optim.LBFGS(max_iter=1, line_search_fn=None)` called once per step,
+with its tolerances off (tests/test_lbfgs.py checks this), but cheaper to run: torch's two-loop
+recursion is about 4m vector operations a step (400 kernel launches with a history of m = 100),
+which is what a Gatys step at 512 px spent most of its time on, on a GPU. Here the m stored pairs
+live in two (m, n) matrices S and Y, and a step is a handful of matrix products with them plus
+m x m algebra in float64.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+class LBFGS(torch.optim.Optimizer):
+    """x_{k+1} = x_k - lr * H_k g_k, with H_k the L-BFGS inverse Hessian built from the last
+    `history_size` pairs (s_i = x_{i+1} - x_i, y_i = g_{i+1} - g_i) and H_0 = (s'y / y'y) I.
+
+    One loss-and-gradient evaluation per step and no line search, as torch's LBFGS with
+    max_iter=1; the first step is scaled to lr * min(1, 1 / |g|_1), as there. `step(closure)`
+    calls the closure once; the closure may return gradients already in .grad.
+    """
+
+    def __init__(self, params, lr: float = 1.0, history_size: int = 100):
+        super().__init__(params, {"lr": lr})
+        self.history_size = history_size
+        self._params = [p for group in self.param_groups for p in group["params"]]
+        self._steps = 0
+        self._last_step = None  # s of the step just taken, and the gradient before it
+        self._last_grad = None
+        self._slots = []  # rows of S and Y in use, oldest pair first
+        self._gamma = 1.0
+
+    @torch.no_grad()
+    def step(self, closure):
+        with torch.enable_grad():
+            loss = closure()
+        grad = self._gather_grad()
+        lr = self.param_groups[0]["lr"]
+        if self._steps == 0:
+            direction = -grad
+            scale = min(1.0, 1.0 / float(grad.abs().sum())) * lr
+        else:
+            direction = -self._remember_and_apply(self._last_step, grad - self._last_grad, grad)
+            scale = lr
+        self._steps += 1
+        self._last_grad = grad.clone()
+        if float(grad.dot(direction)) > 1:  # not a descent direction: torch's LBFGS stops there too
+            self._last_step = torch.zeros_like(grad)
+            return loss
+        self._last_step = direction.mul_(scale)
+        self._add_to_params(self._last_step)
+        return loss
+
+    def _remember_and_apply(self, s: torch.Tensor, y: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+        """Store the pair (s, y) if it keeps H positive definite (s'y > 1e-10, as torch does),
+        then return H_k g. One pass over S and one over Y give every product with them."""
+        m, sy = self.history_size, float(s.dot(y))
+        keep, used = sy > 1e-10, len(self._slots)  # slots fill 0, 1, ... before they are reused
+        if keep and not self._slots:
+            self._S, self._Y = s.new_empty(m, s.numel()), s.new_empty(m, s.numel())
+            self._SY = torch.zeros(m, m, dtype=torch.float64, device=s.device)  # SY[i, j] = s_i'y_j, by slot
+            self._YY = torch.zeros(m, m, dtype=torch.float64, device=s.device)
+        if not keep and not self._slots:
+            return grad * self._gamma
+        a = torch.zeros(m, dtype=torch.float64, device=s.device)  # S g and Y g, by slot
+        b = torch.zeros(m, dtype=torch.float64, device=s.device)
+        if used:
+            with_s = (self._S[:used] @ torch.stack([y, grad]).T).double()  # s_i'y, s_i'g
+            with_y = (self._Y[:used] @ torch.stack([s, y, grad]).T).double()  # y_i's, y_i'y, y_i'g
+            a[:used], b[:used] = with_s[:, 1], with_y[:, 2]
+        if keep:
+            slot = used if used < m else self._slots.pop(0)
+            self._slots.append(slot)
+            self._S[slot], self._Y[slot] = s, y
+            if used:
+                self._SY[:used, slot], self._SY[slot, :used] = with_s[:, 0], with_y[:, 0]
+                self._YY[:used, slot] = self._YY[slot, :used] = with_y[:, 1]
+            yy = float(y.dot(y))
+            self._SY[slot, slot], self._YY[slot, slot] = sy, yy
+            a[slot], b[slot] = float(s.dot(grad)), float(y.dot(grad))
+            self._gamma = sy / yy
+        return self._inverse_hessian_times(grad, a, b)
+
+    def _inverse_hessian_times(self, grad: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """H_k g = γ g + S'p + Y'q (rows of S and Y are the pairs), from a = S g and b = Y g:
+        in oldest-first order, q = -γ R^-1 a and p = R^-T ((D + γ Y Y') R^-1 a - γ b), where
+        R = triu(S Y') and D = diag(S Y')."""
+        gamma, used = self._gamma, len(self._slots)
+        order = torch.tensor(self._slots, device=grad.device)
+        SY = self._SY[order][:, order]
+        R = torch.triu(SY)
+        u = torch.linalg.solve_triangular(R, a[order, None], upper=True)[:, 0]
+        middle = torch.diag(SY) * u + gamma * (self._YY[order][:, order] @ u) - gamma * b[order]
+        p = torch.linalg.solve_triangular(R.T, middle[:, None], upper=False)[:, 0]
+        p_by_slot, q_by_slot = torch.zeros_like(p), torch.zeros_like(u)
+        p_by_slot[order], q_by_slot[order] = p, -gamma * u
+        S, Y = self._S[:used], self._Y[:used]
+        return grad * gamma + p_by_slot.to(grad.dtype) @ S + q_by_slot.to(grad.dtype) @ Y
+
+    def _gather_grad(self) -> torch.Tensor:
+        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self._params]
+        return grads[0].reshape(-1).clone() if len(grads) == 1 else torch.cat([g.reshape(-1) for g in grads])
+
+    def _add_to_params(self, update: torch.Tensor) -> None:
+        offset = 0
+        for p in self._params:
+            p.add_(update[offset : offset + p.numel()].view_as(p))
+            offset += p.numel()
