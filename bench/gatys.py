@@ -186,21 +186,25 @@ def plot_curves(result: dict, title: str, path: Path) -> None:
 
 
 def gpu_section(bench: Bench, steps: int, repeats: int) -> dict:
-    """512 px, `steps` steps: seconds for baseline and ours, peak memory, largest size that fits."""
+    """`steps` steps at the bench's size: seconds for the baseline and ours in each precision,
+    peak memory, and the largest size that fits."""
     device = bench.device
 
-    def ours():
-        return timed(lambda: bench.engine(bench.config(steps=steps)), device)
+    def ours(precision):
+        return timed(lambda: bench.engine(bench.config(steps=steps, precision=precision)), device)
 
     def baseline():
         return timed(lambda: textbook_stylize(bench.loss, bench.content, steps), device)
 
     torch.cuda.reset_peak_memory_stats()
-    medians = interleaved({"baseline": baseline, "ours": ours}, repeats)
-    peak = torch.cuda.max_memory_allocated() / 2**30
-    largest = largest_size(bench)
-    return {"size": bench.size, "steps": steps, "ours s": medians["ours"], "baseline s": medians["baseline"],
-            "speed-up": medians["baseline"] / medians["ours"], "peak GiB": peak, "largest size": largest}  # fmt: skip
+    contenders = {"baseline": baseline} | {f"ours {p}": functools.partial(ours, p) for p in PRECISIONS}
+    medians = interleaved(contenders, repeats)
+    row = {"size": bench.size, "steps": steps, "baseline s": medians.pop("baseline")}
+    for name, seconds in medians.items():
+        row[f"{name} s"], row[f"{name} speed-up"] = seconds, row["baseline s"] / seconds
+    row["peak GiB"] = torch.cuda.max_memory_allocated() / 2**30
+    row["largest size"] = largest_size(bench)
+    return row
 
 
 def largest_size(bench: Bench, start: int = 1024, limit: int = 16384) -> int:
@@ -267,7 +271,7 @@ def main() -> None:
             plot_curves(result, title.split(":")[0], Path(args.out) / f"gatys-{device.type}-{preset_name}-{size}{'-quick' if quick else ''}.png")
     if device.type == "cuda":
         large = Bench(textbook_problem(512, weights, device), device, content, style)
-        report["gpu_512"] = gpu_section(large, steps=20 if quick else 300, repeats=2 if quick else 5)
+        report["gpu_512"] = gpu_section(large, steps=20 if quick else 300, repeats=2 if quick else 3)
         print_table(f"GPU: {large.size} px", [report["gpu_512"]])
     else:
         print("\nGPU section skipped: no CUDA device here (run this script on a GPU machine)")

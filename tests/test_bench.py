@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("script,keys", [
-    ("gatys", {"speed_256", "loss_agreement", "time_to_quality_512", "machine", "vgg_weights"}),
+    ("gatys", {"speed_256", "loss_agreement", "time_to_quality_study_64", "time_to_quality_gatys2015_64", "machine", "vgg_weights"}),
     ("cyclegan", {"cpu_inference", "webcam_cpu", "machine"}),
     ("fast", {"cpu_load", "cpu_latency", "machine"}),
 ])  # fmt: skip
@@ -24,7 +24,7 @@ def test_bench_script_quick_run(tmp_path, script, keys):
                             cwd=ROOT, capture_output=True, text=True, timeout=600,
                             env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(next(tmp_path.glob("*.json")).read_text())
+    report = json.loads(next(tmp_path.glob(f"{script}-*.json")).read_text())
     assert keys <= set(report) and not any(key.startswith("gpu") for key in report)
     assert "skipped: no CUDA device here" in result.stdout
     if script == "gatys":
@@ -32,10 +32,16 @@ def test_bench_script_quick_run(tmp_path, script, keys):
         assert contenders == {"baseline (textbook, fp32)", "ours fp32", "ours mixed", "ours bf16"}
         assert [row["precision"] for row in report["loss_agreement"]] == ["fp32", "mixed", "bf16"]
         assert report["loss_agreement"][0]["relative to fp32"] == 0
-        runs = [row["run"] for row in report["time_to_quality_512"]]
-        assert runs[0].startswith("baseline") and len(runs) == 3 and "2 levels" in runs[1]
+        result = report["time_to_quality_study_64"]
+        runs = [curve["run"] for curve in result["curves"]]
+        assert runs[0].startswith("baseline") and runs[1:] == ["ours fp32, 1 level", "ours mixed, 1 level",
+                                                              "ours bf16, 1 level", "ours auto, 2 levels"]  # fmt: skip
+        assert all(p["loss"] > 0 and p["seconds"] > 0 for curve in result["curves"] for p in curve["points"])
+        assert [row["quality"] for row in result["ratios"]] == [f"textbook best after {n} evals" for n in (2, 4, 8)]
+        for row in result["ratios"]:  # each contender: a ratio, or how close it came
+            assert all(isinstance(row[run], float) or row[run].startswith("not reached") for run in runs[1:])
+        assert (tmp_path / "gatys-cpu-study-64-quick.png").stat().st_size > 10_000
         assert all(row["s/step (median)"] > 0 for row in report["speed_256"])
-        assert all(row["loss"] > 0 for row in report["time_to_quality_512"])
     elif script == "cyclegan":
         assert report["cpu_inference"]["mean |diff| levels"] < 3
     else:

@@ -12,7 +12,7 @@ import torch
 from nst import color
 from conftest import synthetic_image
 from nst.config import GatysConfig, preset
-from nst.gatys import initial_image, level_plan, run_gatys, stylize
+from nst.gatys import PYRAMID_OCTAVES, image_parameters, initial_image, level_plan, run_gatys, stylize
 from nst.images import image_to_tensor
 from nst.losses import content_loss, gram_matrix, style_layer_loss, tv_loss
 from nst.vgg import VGGFeatures, load_vgg19_features
@@ -271,3 +271,27 @@ def test_a_too_thin_image_is_one_clear_error(thin):
         list(run_gatys(config, images["content"], images["style"]))
     shallow = small_config(size=64, style_layers=("relu1_1",), content_layers=("relu1_1",))
     assert list(run_gatys(shallow, images["content"], images["style"]))[-1].image is not None  # 1 px a side is enough
+
+
+def test_laplacian_pyramid_composes_the_start_and_pools_the_gradient():
+    """x = p_0 + sum_k up(p_k) starts at x_0 exactly; each coarse p_k's gradient sums to the pixel
+    gradient's sum (bilinear upsampling keeps constants), so it moves the smooth part at once."""
+    image = torch.rand(1, 3, 40, 56)
+    parameters, compose = image_parameters(preset("study", parameterization="laplacian"), image)
+    assert len(parameters) == PYRAMID_OCTAVES and [tuple(p.shape[-2:]) for p in parameters] == [(40, 56), (20, 28), (10, 14), (5, 7)]
+    assert torch.equal(compose(), image)
+    weights = torch.randn_like(image)
+    (compose() * weights).sum().backward()
+    assert torch.equal(parameters[0].grad, weights)
+    for p in parameters[1:]:
+        torch.testing.assert_close(p.grad.sum(), weights.sum(), rtol=1e-4, atol=1e-4)
+    pixels, _ = image_parameters(preset("study"), image)
+    assert len(pixels) == 1 and torch.equal(pixels[0], image)
+
+
+def test_laplacian_run_starts_where_the_pixel_run_starts_and_optimises(content_image, style_image):
+    config = preset("study", size=64, steps=12, levels=1, vgg_weights="random:0", device="cpu")
+    pyramid = [r.total for r in run_gatys(config.replace(parameterization="laplacian"), content_image, style_image)]
+    pixels = [r.total for r in run_gatys(config, content_image, style_image)]
+    assert pyramid[0] == pixels[0] and pyramid[1] != pixels[1]
+    assert pyramid[-1] < 0.8 * pyramid[0]
