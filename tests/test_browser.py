@@ -38,6 +38,16 @@ def on_top(page, selector: str, fx: float = 0.5) -> dict:
     return page.evaluate(ON_TOP, [selector, fx])
 
 
+def label_on_top(page, selector: str, fx: float) -> bool:
+    """ON_TOP for a Gradio block label, which is painted above its image but lets clicks through
+    (pointer-events: none, which elementFromPoint skips): made hit-testable for the check only."""
+    return page.evaluate("""([selector, fx, onTop]) => {
+        const label = document.querySelector(selector), old = label.style.pointerEvents;
+        label.style.pointerEvents = "auto";
+        try { return eval(onTop)([selector, fx]).visible; } finally { label.style.pointerEvents = old; }
+    }""", [selector, fx, ON_TOP])  # fmt: skip
+
+
 def status_text(page, elem_id: str = "status") -> str:
     """The status line as a person reads it: our sentence, and no overlay of Gradio's shown on it
     (its tracker keeps an invisible, opacity 0, "Error" after a cancel)."""
@@ -134,6 +144,50 @@ def test_gatys_run_is_watchable_and_stop_says_stopped(browser, served):
         assert page.evaluate("([x, y]) => !!document.elementFromPoint(x, y)?.closest('#loss-plot')", centre), term
 
     page.screenshot(path=str(ARTIFACTS / "gatys-stopped.png"), full_page=True)
+    page.close()
+
+
+def test_preview_shows_at_once_labelled_and_run_still_streams(browser, served):
+    """An example, then an upload: the feed-forward preview comes up within seconds, on top, under
+    a label and a note a person can read; Run then streams the Gatys result beside it."""
+    page = open_page(browser, served.url)
+    start = time.time()
+    page.locator("#gatys-examples [data-testid=dataset-cell-1-0]").click()  # the cat in The Scream
+    page.locator("#preview img").first.wait_for(timeout=10_000)
+    page.locator("#preview").scroll_into_view_if_needed()  # the click left the page at the examples, below
+    page.wait_for_function(f"({ON_TOP})(['#preview img', 0.5])?.visible", timeout=5_000)
+    assert time.time() - start < 5, f"the preview took {time.time() - start:.1f} s"
+    label = page.locator("#preview [data-testid=block-label]")
+    assert label.inner_text().strip() == "Feed-forward preview, not Gatys"
+    for fx in (0.05, 0.5, 0.95):  # the whole label on top of the picture: no button over it, nothing cut off
+        assert label_on_top(page, "#preview [data-testid=block-label]", fx), fx
+    assert label.evaluate("e => e.scrollWidth <= e.clientWidth")
+    note = page.locator("#preview-note").inner_text()
+    assert "feed-forward network of Ghiasi et al. (2017)" in note and "Run refines with Gatys' optimisation" in note
+    assert on_top(page, "#preview-note p")["visible"]
+
+    first = on_top(page, "#preview img")["src"]
+    page.locator("#style input[type=file]").set_input_files(str(EXAMPLES / "starry_night.jpg"))
+    page.wait_for_function(f"({ON_TOP})(['#preview img', 0.5])?.src !== {first!r}", timeout=10_000)  # a new picture
+    preview = on_top(page, "#preview img")
+    assert preview["visible"]
+
+    set_number(page, "steps", "60")
+    set_number(page, "size", "96")
+    page.locator("#run").click()
+    page.locator("#result img").first.wait_for(timeout=60_000)
+    sources, deadline = set(), time.time() + 60
+    while time.time() < deadline and len(sources) < 2:  # the Gatys result changes while the run goes on
+        sample = on_top(page, "#result img")
+        assert sample["visible"], sample
+        sources.add(sample["src"])
+        time.sleep(0.2)
+    assert len(sources) >= 2
+    page.wait_for_function("document.querySelector('#status .run-status').innerText.startsWith('Done: 60 steps')",
+                           timeout=120_000)  # fmt: skip
+    assert on_top(page, "#result img")["visible"] and on_top(page, "#preview img") == preview  # the preview stays
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "gatys-preview.png"), full_page=True)
     page.close()
 
 
