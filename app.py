@@ -167,6 +167,7 @@ CSS = """
 .run-status { display: flex; align-items: center; gap: 0.6em; min-height: 1.6em; }
 .run-status progress { width: 9em; flex: none; }
 #loss-plot svg, #sweep-plot svg { width: 100%; max-width: 760px; height: auto; }
+#preview [data-testid=block-label] { max-width: calc(100% - 44px); }  /* wraps before the download button */
 """
 NO_PROGRESS_OVERLAY = dict(show_progress="hidden")  # our own status line shows progress; outputs stay visible
 
