@@ -34,6 +34,14 @@ ON_TOP = """([selector, fx]) => {
 }"""
 
 
+# How many times the error toasts say `text` (Gradio groups repeated errors in one toast), or,
+# given more than -1, whether they say it more than that many times.
+TIMES_SAID = """([text, more_than]) => {
+    const said = [...document.querySelectorAll('.toast-body')].map(t => t.innerText).join('\\n').split(text).length - 1;
+    return more_than === -1 ? said : said > more_than;
+}"""
+
+
 def on_top(page, selector: str, fx: float = 0.5) -> dict:
     return page.evaluate(ON_TOP, [selector, fx])
 
@@ -224,14 +232,17 @@ def test_non_image_upload_is_one_sentence(browser, served, tmp_path):
     page = open_page(browser, served.url)
     fake = tmp_path / "fake.png"
     fake.write_text("this is a text file, not a picture")
+    sentence = "The Content file is not a picture that can be read"
     page.locator("#content input[type=file]").set_input_files(str(fake))
+    page.wait_for_function(f"({TIMES_SAID})(['{sentence}', 0])", timeout=30_000)  # at once: the preview reads it
     page.locator("#style input[type=file]").set_input_files(str(EXAMPLES / "shipwreck.jpg"))
     page.locator("#style img").first.wait_for(timeout=30_000)
+    time.sleep(1.0)  # the preview's second try, with both images, says it again
+    before = page.evaluate(f"({TIMES_SAID})(['{sentence}', -1])")
     page.locator("#run").click()
+    page.wait_for_function(f"({TIMES_SAID})(['{sentence}', {before}])", timeout=30_000)  # and so does Run
     toast = page.locator(".toast-body", has_text="not a picture").first
-    toast.wait_for(timeout=30_000)
-    assert "The Content file is not a picture that can be read" in toast.inner_text()
-    assert "/tmp" not in toast.inner_text()
+    assert sentence in toast.inner_text() and "/tmp" not in toast.inner_text()
     page.close()
 
 
