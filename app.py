@@ -27,6 +27,7 @@ from ui.cyclegan_handlers import cyclegan, fetch_model, translate_frame
 from ui.examples import GATYS_PAIRS, example_files
 from ui.experiments import run_experiment, study_sweep
 from ui.loss_plot import LossHistory, loss_svg
+from ui.preview import LABEL as PREVIEW_LABEL, NOTE as PREVIEW_NOTE, preview
 from ui.widgets import PictureUpload, new_result_path, open_upload, status_html, user_error
 
 FRAMES = 20  # intermediate images streamed per run
@@ -166,6 +167,7 @@ CSS = """
 .run-status { display: flex; align-items: center; gap: 0.6em; min-height: 1.6em; }
 .run-status progress { width: 9em; flex: none; }
 #loss-plot svg, #sweep-plot svg { width: 100%; max-width: 760px; height: auto; }
+#preview [data-testid=block-label] { max-width: calc(100% - 44px); }  /* wraps before the download button */
 """
 NO_PROGRESS_OVERLAY = dict(show_progress="hidden")  # our own status line shows progress; outputs stay visible
 
@@ -180,7 +182,17 @@ with gr.Blocks(title="Neural style transfer studio", delete_cache=GRADIO_CACHE_C
     with gr.Tab("Gatys"):
         with gr.Row():
             gatys_images = {"content": upload("Content", "content"), "style": upload("Style", "style")}
-            result = gr.Image(type="pil", label="Result", format="png", interactive=False, height=300, elem_id="result")
+            # the feed-forward picture beside the Gatys result, labelled as such (one button: the label needs the room)
+            preview_image = gr.Image(type="pil", label=PREVIEW_LABEL, format="png", interactive=False, height=300,
+                                     buttons=["download"], elem_id="preview")  # fmt: skip
+            result = gr.Image(type="pil", label="Result: Gatys' optimisation", format="png", interactive=False, height=300,
+                              elem_id="result")  # fmt: skip
+        with gr.Row(equal_height=True):
+            with gr.Column(scale=2):
+                gr.Markdown(PREVIEW_NOTE, elem_id="preview-note")
+            preview_strength = gr.Slider(0, 1, value=1, step=0.05, label="Preview strength", elem_id="preview-strength",
+                                         scale=1, min_width=200)  # fmt: skip
+            gr.Column(scale=1, min_width=0)  # keeps the slider under the preview
         with gr.Row():
             run_btn = gr.Button("Run", variant="primary", elem_id="run", scale=1)
             stop_btn = gr.Button("Stop", variant="stop", elem_id="stop", scale=1)
@@ -227,11 +239,16 @@ with gr.Blocks(title="Neural style transfer studio", delete_cache=GRADIO_CACHE_C
                 gatys_controls["seed"] = gr.Number(value=DEFAULTS.seed, label="Seed", precision=0)
         examples = example_files()
         gr.Examples([[str(examples[c]), str(examples[s])] for c, s in GATYS_PAIRS], [gatys_images["content"], gatys_images["style"]],
-                    label="Examples: photos (Tübingen; scikit-image's) and the paintings style-transfer papers use")  # fmt: skip
+                    label="Examples: photos (Tübingen; scikit-image's) and the paintings style-transfer papers use",
+                    elem_id="gatys-examples")  # fmt: skip
         run_event = run_btn.click(stylize, inputs_kwargs={**gatys_images, **gatys_controls},
                                   outputs=[result, loss_plot, download, status, progress_state], api_name="gatys",
                                   concurrency_id="gpu", concurrency_limit=1, **NO_PROGRESS_OVERLAY)  # fmt: skip
         # the status is written after the cancel has gone through, so nothing from the run overwrites it
+        # the instant preview: when either image or the strength changes (an example sets both images)
+        gr.on([gatys_images["content"].change, gatys_images["style"].change, preview_strength.release], preview,
+              inputs_kwargs={"content": gatys_images["content"], "style": gatys_images["style"], "strength": preview_strength},
+              outputs=preview_image, api_name="preview", trigger_mode="always_last", **NO_PROGRESS_OVERLAY)  # fmt: skip
         stop_btn.click(None, cancels=[run_event], api_name=False).then(stopped_status, progress_state, status, api_name=False,
                                                                        **NO_PROGRESS_OVERLAY)  # fmt: skip
         preset_in.change(preset_values, preset_in, {c for f, c in gatys_controls.items() if f in CONFIG_TYPES or f in ("log10_ratio",)},

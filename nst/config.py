@@ -16,7 +16,7 @@ from typing import Literal, get_args, get_origin, get_type_hints
 from nst.vgg import VGG19_LAYER_NAMES
 
 Pooling = Literal["max", "avg"]
-Init = Literal["content", "noise", "noisy-content", "style"]
+Init = Literal["content", "noise", "noisy-content", "style", "fast"]
 Optimizer = Literal["lbfgs", "adam"]
 Parameterization = Literal["pixels", "laplacian"]
 Scheduler = Literal["none", "plateau", "step"]
@@ -55,7 +55,7 @@ class GatysConfig:
     style_layers: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1")  # VGG19 layers of L_style (eq. 5)
     style_layer_weights: tuple[float, ...] | None = None  # w_l of eq. 5, one per style layer; none: equal, summing to 1
     pooling: Pooling = "avg"  # average pooling, as Gatys et al. suggest; "max" is VGG's own
-    init: Init = "content"  # the image the optimisation starts from
+    init: Init = "content"  # the image the optimisation starts from; fast: the feed-forward network's picture (nst.fast)
     noise_ratio: float = 0.6  # share of noise in the "noisy-content" init
     optimizer: Optimizer = "lbfgs"  # the optimiser of the image's pixels
     parameterization: Parameterization = "pixels"  # what it moves: the pixels, or a Laplacian pyramid of them (Mordvintsev et al. 2018)

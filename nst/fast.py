@@ -47,7 +47,7 @@ class FastConfig:
     """The options of a feed-forward stylisation. Validated on construction."""
 
     size: int = 512  # long side of the output in pixels, where the network runs; the content's aspect ratio is kept
-    strength: float = 1.0  # share of the style image's S against the content's own; 0 repaints the content alone
+    strength: float = 1.0  # 1: the style; s < 1 mixes its S with the content's own and T's picture with the content, by s; 0 is the content
     preserve_color: PreserveColor = "none"  # keep the content's colours, as GatysConfig does (Gatys et al. 2016)
     device: FastDevice = "auto"  # auto: CUDA when onnxruntime can use it (the onnxruntime-gpu build), else the CPU
 
@@ -128,9 +128,12 @@ def fast_stylize(content, style, config: FastConfig | None = None) -> Image.Imag
     """`content` painted in the style of `style` (paths or PIL images) in one pass of T.
 
     The output's long side is config.size (nst.images.fit_long_side, as in the Gatys engine).
-    With strength s < 1, T gets s * P(style) + (1 - s) * P(content): the linear interpolation of
-    style vectors of Ghiasi et al. (2017), towards the content's own style, as Magenta's
-    TensorFlow Lite example blends them. Bad images raise nst.images.ImageError.
+    With strength s < 1 the output is s * T(c, s * P(style) + (1 - s) * P(c)) + (1 - s) * c: T
+    gets the linear interpolation of style vectors of Ghiasi et al. (2017) towards the content's
+    own style, as Magenta's TensorFlow Lite example blends them, and its picture is then mixed
+    with the content by pixels, because T(c, P(c)) alone still repaints c. So strength 0 is
+    exactly the content, and strength 1 the network's picture. Bad images raise
+    nst.images.ImageError.
     """
     config = config or FastConfig()
     content = load_image(content, max_side=config.size)
@@ -152,6 +155,8 @@ def fast_stylize(content, style, config: FastConfig | None = None) -> Image.Imag
     out = _transform(models, content_in, vector)
     if config.preserve_color == "luminance":
         out = color.combine_luminance(out, content_t)
+    if config.strength < 1:
+        out = config.strength * out + (1 - config.strength) * content_t
     return tensor_to_image(out)
 
 

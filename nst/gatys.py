@@ -18,8 +18,9 @@ from PIL import Image
 from nst import color
 from nst.config import GatysConfig
 from nst.device import resolve_device, vgg_dtypes
-from nst.lbfgs import LBFGS
+from nst.fast import FastConfig, fast_stylize
 from nst.images import fit_long_side, image_to_tensor, load_image, resize_tensor, tensor_to_image
+from nst.lbfgs import LBFGS
 from nst.losses import content_loss, style_loss, style_target_gram, tv_loss
 from nst.schedules import step_scheduler
 from nst.vgg import VGGFeatures, load_vgg19_features, min_side
@@ -97,8 +98,21 @@ def level_plan(config: GatysConfig, content_size: tuple[int, int]) -> list[tuple
     return plan
 
 
-def initial_image(config: GatysConfig, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-    """The starting point x_0 for `config.init`, shaped like `content`."""
+def initial_image(
+    config: GatysConfig, content: torch.Tensor, style: torch.Tensor, style_image: Image.Image | None = None
+) -> torch.Tensor:
+    """The starting point x_0 for `config.init`, shaped like `content` (the level's content, its
+    colours prepared) and `style` (the first style image, prepared for the level).
+
+    "fast" starts from the feed-forward picture of Ghiasi et al. (2017) at the content's size
+    (nst.fast): a warm start that already carries the style. Its style network is given
+    `style_image`, the first style image as loaded (default: `style`), because it takes its own
+    256 px square and a coarse level's downscaled copy would blur the style it reads.
+    """
+    if config.init == "fast":  # the level's content, so luminance-only transfer starts from a grey picture
+        style_image = tensor_to_image(style) if style_image is None else style_image
+        options = FastConfig(size=max(content.shape[-2:]), preserve_color=config.preserve_color)
+        return image_to_tensor(fast_stylize(tensor_to_image(content), style_image, options)).to(content)
     generator = torch.Generator().manual_seed(config.seed)
     noise = torch.rand(content.shape, generator=generator).to(content)
     if config.init == "noise":
@@ -140,7 +154,7 @@ def run_gatys(
         vgg = vgg.to(device)
         for level in _levels(config, vgg, content_image, style_images, blend, device, targets_cache):
             if coarser is None:
-                image = initial_image(config, level.content, level.style)
+                image = initial_image(config, level.content, level.style, style_images[0])
             else:  # this level's content plus the upsampled change the coarser level made to its own:
                 # upsampling the coarse image itself would start from a blurred content
                 image = level.content + resize_tensor(image.detach() - coarser.content, level.size)

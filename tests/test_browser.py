@@ -34,8 +34,26 @@ ON_TOP = """([selector, fx]) => {
 }"""
 
 
+# How many times the error toasts say `text` (Gradio groups repeated errors in one toast), or,
+# given more than -1, whether they say it more than that many times.
+TIMES_SAID = """([text, more_than]) => {
+    const said = [...document.querySelectorAll('.toast-body')].map(t => t.innerText).join('\\n').split(text).length - 1;
+    return more_than === -1 ? said : said > more_than;
+}"""
+
+
 def on_top(page, selector: str, fx: float = 0.5) -> dict:
     return page.evaluate(ON_TOP, [selector, fx])
+
+
+def label_on_top(page, selector: str, fx: float) -> bool:
+    """ON_TOP for a Gradio block label, which is painted above its image but lets clicks through
+    (pointer-events: none, which elementFromPoint skips): made hit-testable for the check only."""
+    return page.evaluate("""([selector, fx, onTop]) => {
+        const label = document.querySelector(selector), old = label.style.pointerEvents;
+        label.style.pointerEvents = "auto";
+        try { return eval(onTop)([selector, fx]).visible; } finally { label.style.pointerEvents = old; }
+    }""", [selector, fx, ON_TOP])  # fmt: skip
 
 
 def status_text(page, elem_id: str = "status") -> str:
@@ -137,6 +155,50 @@ def test_gatys_run_is_watchable_and_stop_says_stopped(browser, served):
     page.close()
 
 
+def test_preview_shows_at_once_labelled_and_run_still_streams(browser, served):
+    """An example, then an upload: the feed-forward preview comes up within seconds, on top, under
+    a label and a note a person can read; Run then streams the Gatys result beside it."""
+    page = open_page(browser, served.url)
+    start = time.time()
+    page.locator("#gatys-examples [data-testid=dataset-cell-1-0]").click()  # the cat in The Scream
+    page.locator("#preview img").first.wait_for(timeout=10_000)
+    page.locator("#preview").scroll_into_view_if_needed()  # the click left the page at the examples, below
+    page.wait_for_function(f"({ON_TOP})(['#preview img', 0.5])?.visible", timeout=5_000)
+    assert time.time() - start < 5, f"the preview took {time.time() - start:.1f} s"
+    label = page.locator("#preview [data-testid=block-label]")
+    assert label.inner_text().strip() == "Feed-forward preview, not Gatys"
+    for fx in (0.05, 0.5, 0.95):  # the whole label on top of the picture: no button over it, nothing cut off
+        assert label_on_top(page, "#preview [data-testid=block-label]", fx), fx
+    assert label.evaluate("e => e.scrollWidth <= e.clientWidth")
+    note = page.locator("#preview-note").inner_text()
+    assert "feed-forward network of Ghiasi et al. (2017)" in note and "Run refines with Gatys' optimisation" in note
+    assert on_top(page, "#preview-note p")["visible"]
+
+    first = on_top(page, "#preview img")["src"]
+    page.locator("#style input[type=file]").set_input_files(str(EXAMPLES / "starry_night.jpg"))
+    page.wait_for_function(f"({ON_TOP})(['#preview img', 0.5])?.src !== {first!r}", timeout=10_000)  # a new picture
+    preview = on_top(page, "#preview img")
+    assert preview["visible"]
+
+    set_number(page, "steps", "60")
+    set_number(page, "size", "96")
+    page.locator("#run").click()
+    page.locator("#result img").first.wait_for(timeout=60_000)
+    sources, deadline = set(), time.time() + 60
+    while time.time() < deadline and len(sources) < 2:  # the Gatys result changes while the run goes on
+        sample = on_top(page, "#result img")
+        assert sample["visible"], sample
+        sources.add(sample["src"])
+        time.sleep(0.2)
+    assert len(sources) >= 2
+    page.wait_for_function("document.querySelector('#status .run-status').innerText.startsWith('Done: 60 steps')",
+                           timeout=120_000)  # fmt: skip
+    assert on_top(page, "#result img")["visible"] and on_top(page, "#preview img") == preview  # the preview stays
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "gatys-preview.png"), full_page=True)
+    page.close()
+
+
 def test_offline_vgg19_is_explained_whole_and_random_is_one_click(browser, offline, tmp_path):
     page = open_page(browser, offline.url)
     note = page.locator("#vgg-note").inner_text()
@@ -170,14 +232,17 @@ def test_non_image_upload_is_one_sentence(browser, served, tmp_path):
     page = open_page(browser, served.url)
     fake = tmp_path / "fake.png"
     fake.write_text("this is a text file, not a picture")
+    sentence = "The Content file is not a picture that can be read"
     page.locator("#content input[type=file]").set_input_files(str(fake))
+    page.wait_for_function(f"({TIMES_SAID})(['{sentence}', 0])", timeout=30_000)  # at once: the preview reads it
     page.locator("#style input[type=file]").set_input_files(str(EXAMPLES / "shipwreck.jpg"))
     page.locator("#style img").first.wait_for(timeout=30_000)
+    time.sleep(1.0)  # the preview's second try, with both images, says it again
+    before = page.evaluate(f"({TIMES_SAID})(['{sentence}', -1])")
     page.locator("#run").click()
+    page.wait_for_function(f"({TIMES_SAID})(['{sentence}', {before}])", timeout=30_000)  # and so does Run
     toast = page.locator(".toast-body", has_text="not a picture").first
-    toast.wait_for(timeout=30_000)
-    assert "The Content file is not a picture that can be read" in toast.inner_text()
-    assert "/tmp" not in toast.inner_text()
+    assert sentence in toast.inner_text() and "/tmp" not in toast.inner_text()
     page.close()
 
 

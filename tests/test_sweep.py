@@ -7,9 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from nst import gatys
 from nst.config import GatysConfig
+from nst.fast import FastConfig, fast_stylize
 from nst.sweep import Axis, SweepConfig, contact_sheet, run_sweep, save_report
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,6 +121,30 @@ def test_the_study_figures_fill_the_axes(experiments):
     assert columns == "" and experiments.study_sweep("pooling x LR scheduler") == ("pooling=max,avg", "scheduler=none,plateau")
     for rows, columns in map(experiments.study_sweep, experiments.STUDY_SWEEPS):
         SweepConfig(Axis.parse(rows), Axis.parse(columns) if columns else None, GatysConfig(vgg_weights="random")).cells()
+
+
+FEED_FORWARD_FIGURE = "initial image: content, noise or feed-forward, at step 0 and after 60"
+
+
+def test_the_feed_forward_figure_puts_both_methods_on_one_sheet(experiments, content_image, style_image):
+    rows, columns = experiments.study_sweep(FEED_FORWARD_FIGURE)
+    base = GatysConfig(size=32, levels=1, vgg_weights="random", device="cpu", precision="fp32",
+                       style_layers=("relu1_1", "relu2_1"), content_layers=("relu2_1",))  # fmt: skip
+    sweep = SweepConfig(Axis.parse(rows), Axis.parse(columns), base)
+    assert [(r, c, config.init, config.steps) for r, c, config in sweep.cells()] == [
+        (0, 0, "content", 0), (0, 1, "content", 60), (1, 0, "noise", 0), (1, 1, "noise", 60),
+        (2, 0, "fast", 0), (2, 1, "fast", 60)]  # fmt: skip
+    sweep.columns = Axis("steps", (0, 4))  # the same sheet, quicker
+    cells = {(cell.config.init, cell.config.steps): cell for cell in run_sweep(sweep, content_image, style_image)}
+    pixels = {key: np.asarray(cell.image) for key, cell in cells.items()}
+    assert np.array_equal(pixels["fast", 0], np.asarray(fast_stylize(content_image, style_image, FastConfig(size=32))))
+    assert np.array_equal(pixels["content", 0], np.asarray(content_image.resize((32, 24), Image.Resampling.LANCZOS)))
+    assert not np.array_equal(pixels["fast", 4], pixels["fast", 0])  # and Gatys moved on from it
+    assert cells["fast", 4].losses[-1]["total"] < cells["fast", 0].losses[-1]["total"]
+    sheet = contact_sheet(sweep, list(cells.values()), cell_px=64)
+    assert sheet.size == (270 + 2 * 64, 30 + 3 * (64 + 20))
+    plot = experiments.sweep_svg(sweep, list(cells.values()))
+    assert plot.count("init = fast, steps = 0") >= 1  # the one-point curve of the feed-forward picture is named
 
 
 def test_the_served_app_runs_a_sweep(tmp_path, tmp_path_factory, image_files):

@@ -65,8 +65,8 @@ def sweep_svg(sweep: SweepConfig, cells) -> str:
     axes.set(yscale="log", xlabel="step", ylabel="total loss (log scale)")
     for cell in cells:
         points = [(entry["step"], entry["total"]) for entry in cell.losses if entry["total"] > 0]
-        if points:
-            axes.plot(*zip(*points), label=sweep.label(cell), linewidth=1.3)
+        if points:  # a cell of 0 steps is one point: a dot, or it would not show
+            axes.plot(*zip(*points), label=sweep.label(cell), linewidth=1.3, marker="o" if len(points) == 1 else None)
     if axes.lines:
         axes.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7, frameon=False)
     return figure_svg(figure)
