@@ -207,12 +207,12 @@ def gpu_section(bench: Bench, steps: int, repeats: int) -> dict:
     return row
 
 
-def largest_size(bench: Bench, start: int = 1024, limit: int = 16384) -> int:
-    """Double, then bisect, the long side while two steps of our engine fit in GPU memory."""
+def largest_size(bench: Bench, start: int = 2048, limit: int = 16384, resolution: int = 1024) -> int:
+    """Double, then bisect to `resolution`, the long side while a step of our engine fits in GPU memory."""
 
     def fits(size):
         try:
-            bench.engine(bench.config(size=size, steps=2))
+            bench.engine(bench.config(size=size, steps=1))
             return True
         except RunStopped:  # the engine's answer to CUDA running out of memory
             return False
@@ -222,7 +222,7 @@ def largest_size(bench: Bench, start: int = 1024, limit: int = 16384) -> int:
     low, high = 0, start
     while high <= limit and fits(high):
         low, high = high, high * 2
-    while high - low > 64:
+    while high - low > resolution:
         middle = (low + high) // 2
         low, high = (middle, high) if fits(middle) else (low, middle)
     return low
