@@ -221,6 +221,7 @@ def _optimise_level(config, vgg, level: _Level, image, step: int, clock: float, 
         )
         if is_update:
             optimizer.step(lambda: losses.total)  # gradients are already in the parameters' .grad
+            _project_to_displayable(parameters[0], compose)
             step_scheduler(scheduler, losses.total)
             step += 1
     return step, compose().detach()
@@ -244,6 +245,16 @@ def image_parameters(config: GatysConfig, image: torch.Tensor):
         for k in range(1, PYRAMID_OCTAVES)
     ]
     return [fine, *coarse], lambda: fine + sum(resize_tensor(p, size) for p in coarse)
+
+
+@torch.no_grad()
+def _project_to_displayable(fine: torch.Tensor, compose) -> None:
+    """Move the image back into [0, 1] after a step, through its finest parameter (the pixels
+    themselves, or p_0 of the pyramid). Without this, a pixel pushed out of range would get no
+    gradient from the clamped loss and stay there: from a noise start (the gatys2015 preset) the
+    loss stalled 100 times above the textbook's, which clamps in place like this."""
+    image = compose()
+    fine.add_(image.clamp(0, 1) - image)
 
 
 PYRAMID_OCTAVES = 4  # p_0 .. p_3: the coarsest moves 8x8 blocks of pixels
