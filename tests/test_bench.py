@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("script,keys", [
-    ("gatys", {"speed_256", "loss_agreement", "time_to_quality_study_64", "time_to_quality_gatys2015_64", "machine", "vgg_weights"}),
+    ("gatys", {"speed_256", "loss_agreement", "first_frame", "time_to_quality_study_64", "time_to_quality_gatys2015_64", "machine", "vgg_weights"}),
     ("cyclegan", {"cpu_inference", "webcam_cpu", "machine"}),
     ("fast", {"cpu_load", "cpu_latency", "machine"}),
 ])  # fmt: skip
@@ -35,7 +35,8 @@ def test_bench_script_quick_run(tmp_path, script, keys):
         result = report["time_to_quality_study_64"]
         runs = [curve["run"] for curve in result["curves"]]
         assert runs[0].startswith("baseline") and runs[1:] == ["ours fp32, 1 level", "ours mixed, 1 level",
-                                                              "ours bf16, 1 level", "ours auto, 2 levels"]  # fmt: skip
+                                                              "ours bf16, 1 level", "ours auto, 2 levels",
+                                                              "ours auto, 1 level, fast start"]  # fmt: skip
         assert all(p["loss"] > 0 and p["seconds"] > 0 for curve in result["curves"] for p in curve["points"])
         assert [row["quality"] for row in result["ratios"]] == [f"textbook best after {n} evals" for n in (2, 4, 8)]
         for row in result["ratios"]:  # each contender: a ratio, or how close it came
