@@ -250,11 +250,13 @@ def image_parameters(config: GatysConfig, image: torch.Tensor):
 @torch.no_grad()
 def _project_to_displayable(fine: torch.Tensor, compose) -> None:
     """Move the image back into [0, 1] after a step, through its finest parameter (the pixels
-    themselves, or p_0 of the pyramid). Without this, a pixel pushed out of range would get no
-    gradient from the clamped loss and stay there: from a noise start (the gatys2015 preset) the
-    loss stalled 100 times above the textbook's, which clamps in place like this."""
+    themselves, or p_0 of the pyramid), as the textbook's closure clamps in place: pixels out of
+    range cannot be shown or saved, so a loss lowered by them would be a gain lost on saving."""
     image = compose()
-    fine.add_(image.clamp(0, 1) - image)
+    if image is fine:
+        fine.clamp_(0, 1)
+    else:  # p_0 takes the whole correction; rounding may leave it 1e-7 out, which is harmless
+        fine.add_(image.clamp(0, 1) - image)
 
 
 PYRAMID_OCTAVES = 4  # p_0 .. p_3: the coarsest moves 8x8 blocks of pixels
@@ -313,17 +315,17 @@ def _evaluate(config, vgg, image, targets: _Targets, pixel_weight: float, backwa
     of the leaves `image` is made from).
 
     `pixel_weight` multiplies the per-pixel sums L_content and L_tv (1 at the finest level).
-    The loss is that of the image clamped to [0, 1], the one the user will see: unclamped
-    pixels could lower the loss by leaving the displayable range, a gain lost on saving.
+    `image` is in [0, 1], the picture the user will see: every start is, and each step is
+    projected back (_project_to_displayable). It is not clamped here, since torch's clamp passes
+    no gradient at exactly 0 or 1: that froze each projected pixel where the projection put it.
     """
     with torch.set_grad_enabled(backward):
-        shown = image.clamp(0, 1)
-        features = vgg(shown)
+        features = vgg(image)
         zero = torch.zeros((), device=image.device)
         l_content = sum((content_loss(features[l], p) for l, p in targets.content.items()), zero)
         weights = dict(zip(config.style_layers, config.layer_weights))
         l_style = style_loss(features, targets.grams, weights) if weights else zero
-        l_tv = tv_loss(shown) if config.tv_weight > 0 else zero
+        l_tv = tv_loss(image) if config.tv_weight > 0 else zero
         total = pixel_weight * (config.alpha * l_content + config.tv_weight * l_tv) + config.beta * l_style
         if backward:
             total.backward()

@@ -2,7 +2,8 @@
 "Representations of quasi-Newton matrices and their use in limited memory methods", eq. (3.13).
 
 The same iterates as `torch.optim.LBFGS(max_iter=1, line_search_fn=None)` called once per step,
-with its tolerances off (tests/test_lbfgs.py checks this), but cheaper to run: torch's two-loop
+with its tolerances off (tests/test_lbfgs.py checks this; see LBFGS for where it differs on
+purpose), but cheaper to run: torch's two-loop
 recursion is about 4m vector operations a step (400 kernel launches with a history of m = 100),
 which is what a Gatys step at 512 px spent most of its time on, on a GPU. Here the m stored pairs
 live in two (m, n) matrices S and Y, and a step is a handful of matrix products with them plus
@@ -21,14 +22,20 @@ class LBFGS(torch.optim.Optimizer):
     One loss-and-gradient evaluation per step and no line search, as torch's LBFGS with
     max_iter=1; the first step is scaled to lr * min(1, 1 / |g|_1), as there. `step(closure)`
     calls the closure once; the closure may return gradients already in .grad.
+
+    Two differences from torch's, where it goes wrong: s_i is the parameters' actual change, so
+    a projection between steps (nst.gatys puts the image back into [0, 1]) enters the curvature
+    pairs instead of contradicting them; and a direction that is not one of descent (or not
+    finite) clears the history and restarts from the gradient, where torch's stalls for good.
+    On a small Gatys run from noise (tests/test_gatys.py), torch's stalled and, before these
+    two changes, this one reached NaN.
     """
 
     def __init__(self, params, lr: float = 1.0, history_size: int = 100):
         super().__init__(params, {"lr": lr})
         self.history_size = history_size
         self._params = [p for group in self.param_groups for p in group["params"]]
-        self._steps = 0
-        self._last_step = None  # s of the step just taken, and the gradient before it
+        self._last_position = None  # the parameters and the gradient at the last step
         self._last_grad = None
         self._slots = []  # rows of S and Y in use, oldest pair first
         self._gamma = 1.0
@@ -37,21 +44,17 @@ class LBFGS(torch.optim.Optimizer):
     def step(self, closure):
         with torch.enable_grad():
             loss = closure()
-        grad = self._gather_grad()
+        grad, position = self._gather_grad(), self._gather_position()
         lr = self.param_groups[0]["lr"]
-        if self._steps == 0:
+        if self._last_position is not None:
+            direction = -self._remember_and_apply(position - self._last_position, grad - self._last_grad, grad)
+            scale = lr
+        if self._last_position is None or not float(grad.dot(direction)) < 0:  # (NaN is not < 0)
+            self._slots, self._gamma = [], 1.0  # start (again) from the gradient, with a cautious step
             direction = -grad
             scale = min(1.0, 1.0 / float(grad.abs().sum())) * lr
-        else:
-            direction = -self._remember_and_apply(self._last_step, grad - self._last_grad, grad)
-            scale = lr
-        self._steps += 1
-        self._last_grad = grad.clone()
-        if float(grad.dot(direction)) > 1:  # not a descent direction: torch's LBFGS stops there too
-            self._last_step = torch.zeros_like(grad)
-            return loss
-        self._last_step = direction.mul_(scale)
-        self._add_to_params(self._last_step)
+        self._last_position, self._last_grad = position, grad.clone()
+        self._add_to_params(direction.mul_(scale))
         return loss
 
     def _remember_and_apply(self, s: torch.Tensor, y: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
@@ -99,6 +102,9 @@ class LBFGS(torch.optim.Optimizer):
         p_by_slot[order], q_by_slot[order] = p, -gamma * u
         S, Y = self._S[:used], self._Y[:used]
         return grad * gamma + p_by_slot.to(grad.dtype) @ S + q_by_slot.to(grad.dtype) @ Y
+
+    def _gather_position(self) -> torch.Tensor:
+        return torch.cat([p.detach().reshape(-1) for p in self._params])
 
     def _gather_grad(self) -> torch.Tensor:
         grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self._params]

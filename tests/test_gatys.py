@@ -221,9 +221,9 @@ def test_finest_level_inherits_the_coarse_change_not_a_blurred_content(content_i
     assert records[0].content == pytest.approx(0.0, abs=1e-6)
 
 
-def test_loss_is_that_of_the_clamped_image():
-    # Pixels outside [0, 1] cannot be shown or saved, so the loss is taken on the clamped image
-    # and such pixels get no gradient pushing them further out.
+def test_pixels_on_the_edge_of_the_range_still_get_a_gradient():
+    # Projected pixels sit at exactly 0 or 1; clamping inside the loss gave them no gradient
+    # (torch's clamp passes none at its bounds), which froze them there.
     from nst.gatys import _evaluate, _Targets
 
     config = small_config(tv_weight=0.5)
@@ -232,39 +232,10 @@ def test_loss_is_that_of_the_clamped_image():
     target_image = torch.rand(1, 3, 16, 16, generator=generator)
     features = model(target_image)
     targets = _Targets({"relu2_1": features["relu2_1"]}, {l: gram_matrix(features[l]) for l in config.style_layers})
-    image = (torch.rand(1, 3, 16, 16, generator=generator) * 1.6 - 0.3).requires_grad_(True)
-    losses = _evaluate(config, model, image, targets, 1.0, backward=True)
-    clamped = _evaluate(config, model, image.detach().clamp(0, 1).requires_grad_(True), targets, 1.0, backward=False)
-    assert float(losses.total) == pytest.approx(float(clamped.total), rel=1e-6)
-    outside = (image < 0) | (image > 1)
-    assert outside.any() and torch.all(image.grad[outside] == 0)
-    assert image.grad[~outside].abs().sum() > 0
-
-
-@pytest.mark.parametrize("precision", ["mixed", "bf16"])
-def test_lower_precisions_report_fp32_losses(content_image, style_image, precision):
-    fp32 = list(run_gatys(small_config(steps=3), content_image, style_image))
-    other = list(run_gatys(small_config(steps=3, precision=precision), content_image, style_image))
-    assert other[0].style == pytest.approx(fp32[0].style, rel=0.1 if precision == "bf16" else 1e-6)
-    assert other[-1].total < other[0].total  # it optimises
-    if precision == "mixed":  # same features, near-identical gradients: near-identical path
-        assert other[-1].total == pytest.approx(fp32[-1].total, rel=0.02)
-
-
-@pytest.mark.parametrize(
-    "changes,message",
-    [
-        (dict(size=0), "size must be at least 16"),
-        (dict(alpha=-1), "alpha must not be negative"),
-        (dict(style_layers=("relu9_9",)), "unknown VGG19 layer 'relu9_9'"),
-        (dict(pooling="median"), "pooling must be one of max, avg"),
-        (dict(style_layer_weights=(1.0,)), "1 style layer weights for 2 style layers"),
-        (dict(size=32, levels=3), "too small for 3 levels"),
-    ],
-)
-def test_config_rejects_bad_values(changes, message):
-    with pytest.raises(ValueError, match=message):
-        small_config(**changes)
+    image = (torch.rand(1, 3, 16, 16, generator=generator) * 1.6 - 0.3).clamp(0, 1).requires_grad_(True)
+    _evaluate(config, model, image, targets, 1.0, backward=True)
+    edge = (image == 0) | (image == 1)
+    assert edge.sum() > 50 and (image.grad[edge] != 0).float().mean() > 0.9
 
 
 def test_study_preset_is_the_default():
@@ -328,21 +299,34 @@ def test_laplacian_run_starts_where_the_pixel_run_starts_and_optimises(content_i
     assert pyramid[-1] < 0.8 * pyramid[0]
 
 
-def test_steps_keep_the_image_displayable_so_a_noise_start_does_not_stall(content_image, style_image, monkeypatch):
-    """From noise with the gatys2015 preset, pixels pushed out of [0, 1] get no gradient from the
-    clamped loss; projecting them back after each step is what lets the run converge."""
+def test_each_step_is_projected_into_the_displayable_range(content_image, style_image, monkeypatch):
+    """From noise with the gatys2015 preset many pixels are pushed out of [0, 1]; each step puts
+    them back (as the textbook's closure does), so every image evaluated is one that can be shown."""
     config = preset("gatys2015", size=64, steps=60, levels=1, vgg_weights="random:0", device="cpu")
     seen = []
     real_project = gatys._project_to_displayable
 
     def project_and_check(fine, compose):
+        before = compose().detach().clone()
         real_project(fine, compose)
-        seen.append((compose().min().item(), compose().max().item()))
+        after = compose().detach()
+        seen.append(((before < 0) | (before > 1)).sum().item())
+        assert torch.equal(after, before.clamp(0, 1))
 
     monkeypatch.setattr(gatys, "_project_to_displayable", project_and_check)
-    projected = [r.total for r in run_gatys(config, content_image, style_image)]
-    assert len(seen) == 60 and all(0 <= low and high <= 1 for low, high in seen)
-    monkeypatch.setattr(gatys, "_project_to_displayable", lambda fine, compose: None)
-    unprojected = [r.total for r in run_gatys(config, content_image, style_image)]
-    assert projected[0] == unprojected[0]
-    assert projected[-1] < 0.5 * unprojected[-1]  # measured: 0.79 against 3.2
+    records = list(run_gatys(config, content_image, style_image))
+    assert len(seen) == 60 and sum(seen) > 100  # the steps did leave the range
+    assert records[-1].total < 0.05 * records[0].total  # measured: 0.41 from 18.3
+
+
+def test_projected_lbfgs_keeps_going_where_torchs_stalls(content_image, style_image, monkeypatch):
+    """nst.lbfgs takes the projected change as s and restarts on a non-descent direction; torch's
+    LBFGS, fed the projected iterates, stops moving on this run (tests/test_lbfgs.py: otherwise
+    the two take the same steps)."""
+    config = preset("gatys2015", size=64, steps=150, levels=1, vgg_weights="random:0", device="cpu")
+    ours = [r.total for r in run_gatys(config, content_image, style_image)]
+    monkeypatch.setattr(gatys, "_make_optimizer", lambda config, parameters: torch.optim.LBFGS(
+        parameters, lr=1.0, max_iter=1, history_size=100, tolerance_grad=-1, tolerance_change=-1))  # fmt: skip
+    theirs = [r.total for r in run_gatys(config, content_image, style_image)]
+    assert theirs[-1] == theirs[-40]  # stalled
+    assert ours[-1] < 0.05 * theirs[-1]  # measured: 0.062 against 6.79
