@@ -7,6 +7,7 @@ stopping the iteration at any point leaves the last yielded image valid.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Iterator, Sequence
@@ -195,7 +196,8 @@ def _optimise_level(config, vgg, level: _Level, image, step: int, clock: float, 
     """`level.updates` optimiser steps from `image`, yielding a record before each (and, at the
     last level, one for the final image); returns the step count reached and the image."""
     parameters, compose = image_parameters(config, image)
-    optimizer = _make_optimizer(config, parameters)
+    project = functools.partial(_project_to_displayable, parameters[0], compose)
+    optimizer = _make_optimizer(config, parameters, project)
     scheduler = _make_scheduler(config, optimizer)
     last_finite = image.detach().clone()
     for update in range(level.updates + level.last):
@@ -221,7 +223,8 @@ def _optimise_level(config, vgg, level: _Level, image, step: int, clock: float, 
         )
         if is_update:
             optimizer.step(lambda: losses.total)  # gradients are already in the parameters' .grad
-            _project_to_displayable(parameters[0], compose)
+            if config.optimizer != "lbfgs":  # LBFGS projects inside its step, to take the projection into account
+                project()
             step_scheduler(scheduler, losses.total)
             step += 1
     return step, compose().detach()
@@ -332,12 +335,12 @@ def _evaluate(config, vgg, image, targets: _Targets, pixel_weight: float, backwa
     return Losses(l_content.detach(), l_style.detach(), l_tv.detach(), total.detach())  # tensors, for LBFGS
 
 
-def _make_optimizer(config: GatysConfig, parameters: list[torch.Tensor]) -> torch.optim.Optimizer:
+def _make_optimizer(config: GatysConfig, parameters: list[torch.Tensor], project) -> torch.optim.Optimizer:
     if config.optimizer == "adam":
         return torch.optim.Adam(parameters, lr=config.learning_rate)
     # One evaluation per step, and the history persists between steps (nst.lbfgs: torch's
     # LBFGS(max_iter=1) with the step in compact form, far fewer kernel launches on a GPU).
-    return LBFGS(parameters, lr=config.learning_rate, history_size=100)
+    return LBFGS(parameters, lr=config.learning_rate, history_size=100, project=project)
 
 
 def _make_scheduler(config: GatysConfig, optimizer):

