@@ -15,6 +15,9 @@ from __future__ import annotations
 import torch
 
 
+CURVATURE_COSINE = 0.01  # pairs with cos(s, y) below this are not stored
+
+
 class LBFGS(torch.optim.Optimizer):
     """x_{k+1} = x_k - lr * H_k g_k, with H_k the L-BFGS inverse Hessian built from the last
     `history_size` pairs (s_i = x_{i+1} - x_i, y_i = g_{i+1} - g_i) and H_0 = (s'y / y'y) I.
@@ -62,10 +65,15 @@ class LBFGS(torch.optim.Optimizer):
         return loss
 
     def _remember_and_apply(self, s: torch.Tensor, y: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
-        """Store the pair (s, y) if it keeps H positive definite (s'y > 1e-10, as torch does),
-        then return H_k g. One pass over S and one over Y give every product with them."""
+        """Store the pair (s, y) if it keeps H positive definite (s'y > 1e-10, as torch does) and
+        s and y are not nearly orthogonal, then return H_k g. One pass over S and one over Y give
+        every product with them.
+
+        The second test is not torch's: after a bf16 run's first, tiny step, y is rounding noise
+        (cos(s, y) = 4e-4, against 0.3-0.9 later), and with that pair the next step was 20,000
+        times longer and the loss went from 11 to 8000."""
         m, sy = self.history_size, float(s.dot(y))
-        keep, used = sy > 1e-10, len(self._slots)  # slots fill 0, 1, ... before they are reused
+        keep, used = sy > max(1e-10, CURVATURE_COSINE * float(s.norm() * y.norm())), len(self._slots)  # slots fill 0, 1, ... first
         if keep and not self._slots:
             self._S, self._Y = s.new_empty(m, s.numel()), s.new_empty(m, s.numel())
             self._SY = torch.zeros(m, m, dtype=torch.float64, device=s.device)  # SY[i, j] = s_i'y_j, by slot
