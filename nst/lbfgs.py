@@ -55,7 +55,8 @@ class LBFGS(torch.optim.Optimizer):
         if self._last_step is None or not float(grad.dot(direction)) < 0:  # (NaN is not < 0)
             self._slots, self._gamma = [], 1.0  # start (again) from the gradient, with a cautious step
             direction = -grad
-            scale = min(1.0, 1.0 / float(grad.abs().sum())) * lr
+            size = float(grad.abs().sum())
+            scale = lr * (min(1.0, 1.0 / size) if size > 0 else 1.0)  # a zero gradient: a zero step
         self._last_step, self._last_grad = direction.mul_(scale), grad.clone()
         self._add_to_params(self._last_step)
         if self.project is not None:  # s is the step as projected: exact where nothing was moved

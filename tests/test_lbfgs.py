@@ -61,3 +61,10 @@ def test_several_parameters_and_a_learning_rate_scheduler():
     theirs = trajectory(torch_lbfgs(1.0), start, loss_fn, 8, step_lr)
     torch.testing.assert_close(ours[-1], theirs[-1], rtol=1e-9, atol=1e-9)
     assert (ours[-1] - target).abs().max() < 0.5 * target.abs().max()
+
+
+def test_a_zero_gradient_takes_a_zero_step():
+    """A flat loss (a one-colour image can give one) leaves the parameters where they are."""
+    start = [torch.full((5,), 0.5, dtype=torch.float64)]
+    points = trajectory(lambda p: LBFGS(p, lr=1.0), start, lambda p: (p[0] * 0).sum(), 3)
+    assert all(torch.equal(point, start[0]) for point in points)
