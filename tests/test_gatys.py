@@ -316,7 +316,7 @@ def test_each_step_is_projected_into_the_displayable_range(content_image, style_
     monkeypatch.setattr(gatys, "_project_to_displayable", project_and_check)
     records = list(run_gatys(config, content_image, style_image))
     assert len(seen) == 60 and sum(seen) > 100  # the steps did leave the range
-    assert records[-1].total < 0.05 * records[0].total  # measured: 0.41 from 18.3
+    assert records[-1].total < 0.05 * records[0].total  # measured: 0.28 from 18.3
 
 
 def test_projected_lbfgs_keeps_going_where_torchs_stalls(content_image, style_image, monkeypatch):
@@ -339,4 +339,4 @@ def test_projected_lbfgs_keeps_going_where_torchs_stalls(content_image, style_im
     monkeypatch.setattr(gatys, "_make_optimizer", lambda config, parameters, project: ProjectedTorchLBFGS(parameters, project))
     theirs = [r.total for r in run_gatys(config, content_image, style_image)]
     assert theirs[-1] == theirs[-40]  # stalled
-    assert ours[-1] < 0.05 * theirs[-1]  # measured: 0.062 against 6.79
+    assert ours[-1] < 0.05 * theirs[-1]  # measured: 0.066 against 6.79
