@@ -85,6 +85,11 @@ def _fmt(value) -> str:
     return "" if value is None else str(value)
 
 
+def result_path(out: str, benchmark: str, device: str, quick: bool, suffix: str = ".json") -> Path:
+    """bench/results/<benchmark>-<cpu|gpu>[-quick].json (or another `suffix`): "gpu" for CUDA."""
+    return Path(out) / f"{benchmark}-{'gpu' if device == 'cuda' else device}{'-quick' if quick else ''}{suffix}"
+
+
 def write_json(path: Path, data: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2))

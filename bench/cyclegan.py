@@ -14,14 +14,13 @@ from __future__ import annotations
 import copy
 import functools
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 from torch import nn
 
-from bench.common import interleaved, machine, parse_bench_args, print_table, timed, write_json
+from bench.common import interleaved, machine, parse_bench_args, print_table, result_path, timed, write_json
 from nst.cyclegan import ResnetGenerator, init_weights
 from nst.cyclegan_training import (
     CycleGANTrainConfig, Discriminators, Generators, ImagePool, training_step,
@@ -159,7 +158,7 @@ def main() -> None:
         print_table("GPU training throughput at 256x256 (full CycleGAN step)", report["gpu_training_256"])
     else:
         print("\nGPU sections skipped: no CUDA device here (run this script on a GPU machine)")
-    write_json(Path(args.out) / f"cyclegan-{device.type}{'-quick' if args.quick else ''}.json", report)
+    write_json(result_path(args.out, "cyclegan", device.type, args.quick), report)
 
 
 if __name__ == "__main__":

@@ -15,11 +15,10 @@ from __future__ import annotations
 import statistics
 import time
 from importlib.metadata import version
-from pathlib import Path
 
 import torch
 
-from bench.common import interleaved, machine, parse_bench_args, print_table, timed, write_json
+from bench.common import interleaved, machine, parse_bench_args, print_table, result_path, timed, write_json
 from nst.fast import FastConfig, fast_stylize, load_models
 from nst.images import load_image
 from ui.examples import example_files
@@ -94,7 +93,7 @@ def main() -> None:
         print_table("Loading both networks, CUDA", [report["gpu_load"]])
         report["gpu_latency"] = latencies("cuda", args.threads, sizes, repeats)
         print_table(f"Preview latency, CUDA, median of {repeats}", report["gpu_latency"])
-    write_json(Path(args.out) / f"fast-{device}{'-quick' if args.quick else ''}.json", report)
+    write_json(result_path(args.out, "fast", device, args.quick), report)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ import torch
 from PIL import Image
 
 from bench.baseline_gatys import CONTENT_LAYERS, STYLE_LAYERS, TextbookLoss, TextbookVGG, textbook_stylize
-from bench.common import SHARED_IMAGES, interleaved, sync, machine, parse_bench_args, print_table, timed, write_json
+from bench.common import SHARED_IMAGES, interleaved, machine, parse_bench_args, print_table, result_path, sync, timed, write_json
 from nst.config import GatysConfig, preset
 from nst.device import resolve_device
 from nst.gatys import RunStopped, initial_image, run_gatys
@@ -106,8 +106,33 @@ def per_step_speed(bench: Bench, steps: int, repeats: int) -> list[dict]:
     contenders = {"baseline (textbook, fp32)": baseline_seconds}
     contenders |= {f"ours {p}": functools.partial(engine_seconds, p) for p in PRECISIONS}
     medians = interleaved(contenders, repeats)
-    base = medians["baseline (textbook, fp32)"]
-    return [{"contender": k, "size": bench.size, "s/step (median)": v, "ratio to baseline": v / base} for k, v in medians.items()]
+    base, flops = medians["baseline (textbook, fp32)"], flops_per_evaluation(bench)
+    return [{"contender": k, "size": bench.size, "s/step (median)": v, "ratio to baseline": v / base,
+             "GFLOP/s": flops / v / 1e9} for k, v in medians.items()]  # fmt: skip
+
+
+def flops_per_evaluation(bench: Bench) -> float:
+    """Floating-point operations of one loss-and-gradient evaluation (the textbook's; ours does
+    the same arithmetic: the same layers, and no gradient for the frozen weights)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    image = bench.content.clone().requires_grad_(True)
+    with FlopCounterMode(display=False) as counter:
+        bench.loss(image).backward()
+    return counter.get_total_flops()
+
+
+def convolution_peak(device: torch.device, repeats: int = 5) -> list[dict]:
+    """GFLOP/s of one large VGG19 convolution (conv3_2: 256 to 256 channels, 3x3, at 128 x 128,
+    channels-last) in fp32 and bf16: about the most this device's convolutions reach, the
+    ceiling for the figures of per_step_speed."""
+    rows = []
+    for dtype in (torch.float32, torch.bfloat16):
+        x = torch.randn(1, 256, 128, 128, dtype=dtype, device=device).contiguous(memory_format=torch.channels_last)
+        weight = torch.randn(256, 256, 3, 3, dtype=dtype, device=device).contiguous(memory_format=torch.channels_last)
+        seconds = min(timed(lambda: torch.nn.functional.conv2d(x, weight, padding=1), device) for _ in range(repeats + 1))
+        rows.append({"dtype": str(dtype).removeprefix("torch."), "GFLOP/s": 2 * 9 * 256 * 256 * 128 * 128 / seconds / 1e9})
+    return rows
 
 
 def loss_agreement(bench: Bench, steps: int) -> list[dict]:
@@ -313,11 +338,21 @@ def main() -> None:
     small = Bench(textbook_problem(64 if quick else 256, weights, device), device, content, style)
     report["speed_256"] = per_step_speed(small, steps=4 if quick else 12, repeats=2 if quick else 5)
     print_table(f"Time per step at {small.size} px ({device.type}, {torch.get_num_threads()} threads)", report["speed_256"])
+    report["convolution_peak"] = convolution_peak(device)
+    print_table("The ceiling: one large convolution (conv3_2 at 128 x 128, channels-last)", report["convolution_peak"])
+    if device.type == "cuda":  # before the long time-to-quality runs, so a short session still gets it
+        large = Bench(textbook_problem(512, weights, device), device, content, style)
+        report["gpu_512"] = gpu_section(large, steps=20 if quick else 300, repeats=2 if quick else 3)
+        print_table(f"GPU: {large.size} px", [report["gpu_512"]])
+    else:
+        print("\nGPU section skipped: no CUDA device here (run this script on a GPU machine)")
     report["loss_agreement"] = loss_agreement(small, steps=5 if quick else 100)
     print_table("Loss after the same LBFGS steps, against our fp32", report["loss_agreement"])
 
     report["first_frame"] = first_frame([64] if quick else [256, 512], repeats=1 if quick else 3)
     print_table("The app's Run: seconds to the first streamed picture (app defaults, network loaded)", report["first_frame"])
+    save = functools.partial(write_json, result_path(args.out, "gatys", device.type, quick), report)
+    save()  # and again after each time-to-quality problem: a run cut short keeps what it measured
     for preset_name in args.presets:
         for size in [64] if quick else args.sizes:
             problem = preset(preset_name, size=size, vgg_weights=weights, device=device.type)
@@ -326,14 +361,8 @@ def main() -> None:
             report[f"time_to_quality_{preset_name}_{size}"] = result
             title = f"{preset_name} preset, {size} px, {device.type}: times sooner than the textbook (ratio)"
             print_table(title, result["ratios"])
-            plot_curves(result, title.split(":")[0], Path(args.out) / f"gatys-{device.type}-{preset_name}-{size}{'-quick' if quick else ''}.png")
-    if device.type == "cuda":
-        large = Bench(textbook_problem(512, weights, device), device, content, style)
-        report["gpu_512"] = gpu_section(large, steps=20 if quick else 300, repeats=2 if quick else 3)
-        print_table(f"GPU: {large.size} px", [report["gpu_512"]])
-    else:
-        print("\nGPU section skipped: no CUDA device here (run this script on a GPU machine)")
-    write_json(Path(args.out) / f"gatys-{device.type}{'-quick' if quick else ''}.json", report)
+            plot_curves(result, title.split(":")[0], result_path(args.out, f"gatys-{preset_name}-{size}", device.type, quick, ".png"))
+            save()
 
 
 if __name__ == "__main__":

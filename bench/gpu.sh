@@ -1,22 +1,31 @@
 #!/usr/bin/env bash
 # The GPU check in one command, on a machine with CUDA: every CUDA path's test (tests/test_gpu.py,
-# `pytest -m gpu`), then the benchmarks, which write bench/results/cyclegan-cuda.json,
-# fast-*.json (CUDA when onnxruntime has it, else the CPU) and gatys-cuda.json (with its
-# time-to-quality plots). About 6 minutes on an H200.
-#   bash bench/gpu.sh                # everything
+# `pytest -m gpu`), then the benchmarks, which write bench/results/cyclegan-gpu.json, fast-*.json
+# (gpu when onnxruntime has CUDA, else cpu) and gatys-gpu.json with its time-to-quality plots.
+# Each stage prints its seconds; the whole is meant to take under 8 minutes.
+#   bash bench/gpu.sh                # everything; bench/gatys.py at 512 px only
 #   bash bench/gpu.sh --quick        # a smoke test of the scripts
-#   bash bench/gpu.sh --sizes 512    # other options go to bench/gatys.py
+#   bash bench/gpu.sh --sizes 256 512   # other options go to bench/gatys.py
 # Without CUDA the tests skip and the benchmarks measure the CPU only.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONUNBUFFERED=1
 quick=()
 [ "${1:-}" = "--quick" ] && quick=(--quick) && shift
+gatys_options=("$@")
+[ ${#gatys_options[@]} -eq 0 ] && gatys_options=(--sizes 512)
 status=0
 
+stage() {  # stage NAME COMMAND...: run it, print how long it took, remember a failure
+  local name=$1 start=$SECONDS
+  shift
+  "$@" || status=1
+  echo "== $name: $((SECONDS - start)) s (total $SECONDS s)"
+}
+
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
-python3 -m pytest -m gpu tests/test_gpu.py -q -p no:cacheprovider || status=1
-python3 -m bench.cyclegan --device auto --threads "$(nproc)" "${quick[@]}" || status=1
-python3 -m bench.fast --device auto --threads "$(nproc)" "${quick[@]}" || status=1
-python3 -m bench.gatys --device auto --threads "$(nproc)" "${quick[@]}" "$@" || status=1
+stage "GPU tests" python3 -m pytest -m gpu tests/test_gpu.py -q -p no:cacheprovider
+stage "bench.cyclegan" python3 -m bench.cyclegan --device auto --threads "$(nproc)" "${quick[@]}"
+stage "bench.fast" python3 -m bench.fast --device auto --threads "$(nproc)" "${quick[@]}"
+stage "bench.gatys" python3 -m bench.gatys --device auto --threads "$(nproc)" "${quick[@]}" "${gatys_options[@]}"
 exit $status

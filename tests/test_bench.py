@@ -41,8 +41,12 @@ def test_bench_script_quick_run(tmp_path, script, keys):
         assert [row["quality"] for row in result["ratios"]] == [f"textbook best after {n} evals" for n in (2, 4, 8)]
         for row in result["ratios"]:  # each contender: a ratio, or how close it came
             assert all(isinstance(row[run], float) or row[run].startswith("not reached") for run in runs[1:])
-        assert (tmp_path / "gatys-cpu-study-64-quick.png").stat().st_size > 10_000
+        assert (tmp_path / "gatys-study-64-cpu-quick.png").stat().st_size > 10_000
         assert all(row["s/step (median)"] > 0 for row in report["speed_256"])
+        work = [row["GFLOP/s"] * row["s/step (median)"] for row in report["speed_256"]]  # GFLOP a step: the same for all
+        assert work[0] > 0.1 and max(work) == pytest.approx(min(work))
+        assert [row["dtype"] for row in report["convolution_peak"]] == ["float32", "bfloat16"]
+        assert all(row["GFLOP/s"] > 1 for row in report["convolution_peak"])
     elif script == "cyclegan":
         assert report["cpu_inference"]["mean |diff| levels"] < 3
     else:
