@@ -20,7 +20,9 @@ ROOT = Path(__file__).resolve().parents[1]
 ])  # fmt: skip
 def test_bench_script_quick_run(tmp_path, script, keys):
     # --device cpu: the GPU sections are skipped, and the script must say so
-    result = subprocess.run([sys.executable, "-m", f"bench.{script}", "--quick", "--device", "cpu", "--out", str(tmp_path)],
+    # bench/gatys.py runs as a file too, the command the Performance section gives
+    command = [sys.executable, "bench/gatys.py"] if script == "gatys" else [sys.executable, "-m", f"bench.{script}"]
+    result = subprocess.run([*command, "--quick", "--device", "cpu", "--out", str(tmp_path)],
                             cwd=ROOT, capture_output=True, text=True, timeout=600,
                             env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
@@ -61,3 +63,27 @@ def test_sweep_bench_quick_run(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     rows = [line for line in result.stdout.splitlines() if line.startswith(("sweep", "one by one", "one nst gatys"))]
     assert len(rows) == 3 and all(float(row.split()[-2]) > 0 for row in rows)
+
+
+def test_largest_size_bisects_to_what_fits(monkeypatch):
+    # A stand-in engine that "runs out of GPU memory" above 5000 px, as run_gatys reports it
+    # (RunStopped): the search doubles from 2048 to the first size that fails, then bisects.
+    from bench import gatys as bench_gatys
+    from nst.gatys import RunStopped
+
+    monkeypatch.setattr(bench_gatys.torch.cuda, "empty_cache", lambda: None)
+    tried = []
+
+    class FakeBench:
+        def config(self, **changes):
+            return changes
+
+        def engine(self, config):
+            tried.append(config["size"])
+            if config["size"] > 5000:
+                raise RunStopped("the GPU ran out of memory")
+
+    assert bench_gatys.largest_size(FakeBench(), resolution=256) == 4864  # within 256 px below 5000
+    assert tried == [2048, 4096, 8192, 6144, 5120, 4608, 4864]
+    tried.clear()
+    assert bench_gatys.largest_size(FakeBench(), start=8192) == 4096  # nothing fits from the start: bisect below
