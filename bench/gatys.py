@@ -217,8 +217,11 @@ def plot_curves(result: dict, title: str, path: Path) -> None:
     figure, axes = plt.subplots(figsize=(7, 4.2), dpi=110)
     for curve in result["curves"]:
         axes.plot([p["seconds"] for p in curve["points"]], [p["loss"] for p in curve["points"]], label=curve["run"], lw=1.4)
-    axes.axhline(result["ratios"][-1]["loss"], color="grey", ls="--", lw=0.8, label="textbook's best")
-    axes.set(xlabel="seconds", ylabel="loss of the saved image (one fp32 evaluator)", yscale="log", title=title)
+    best, start = result["ratios"][-1]["loss"], result["curves"][0]["points"][0]["loss"]
+    axes.axhline(best, color="grey", ls="--", lw=0.8, label="textbook's best")
+    lowest = min(p["loss"] for curve in result["curves"] for p in curve["points"])
+    axes.set(xlabel="seconds", ylabel="loss of the saved image (one fp32 evaluator)", yscale="log", title=title,
+             ylim=(0.8 * lowest, 4 * start))  # from the textbook's start down: a far-off start is cut off the top
     axes.legend(fontsize=7)
     figure.tight_layout()
     figure.savefig(path)
