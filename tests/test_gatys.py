@@ -238,6 +238,33 @@ def test_pixels_on_the_edge_of_the_range_still_get_a_gradient():
     assert edge.sum() > 50 and (image.grad[edge] != 0).float().mean() > 0.9
 
 
+@pytest.mark.parametrize("precision", ["mixed", "bf16"])
+def test_lower_precisions_report_fp32_losses(content_image, style_image, precision):
+    fp32 = list(run_gatys(small_config(steps=3), content_image, style_image))
+    other = list(run_gatys(small_config(steps=3, precision=precision), content_image, style_image))
+    assert other[0].style == pytest.approx(fp32[0].style, rel=0.1 if precision == "bf16" else 1e-6)
+    assert other[-1].total < other[0].total  # it optimises
+    if precision == "mixed":  # same features, near-identical gradients: near-identical path
+        assert other[-1].total == pytest.approx(fp32[-1].total, rel=0.02)
+
+
+@pytest.mark.parametrize(
+    "changes,message",
+    [
+        (dict(size=0), "size must be at least 16"),
+        (dict(alpha=-1), "alpha must not be negative"),
+        (dict(style_layers=("relu9_9",)), "unknown VGG19 layer 'relu9_9'"),
+        (dict(pooling="median"), "pooling must be one of max, avg"),
+        (dict(style_layer_weights=(1.0,)), "1 style layer weights for 2 style layers"),
+        (dict(size=32, levels=3), "too small for 3 levels"),
+    ],
+)
+def test_config_rejects_bad_values(changes, message):
+    with pytest.raises(ValueError, match=message):
+        small_config(**changes)
+
+
+
 def test_study_preset_is_the_default():
     config = preset("study", vgg_weights="random")
     assert config == GatysConfig(vgg_weights="random")
