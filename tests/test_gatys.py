@@ -264,7 +264,6 @@ def test_config_rejects_bad_values(changes, message):
         small_config(**changes)
 
 
-
 def test_study_preset_is_the_default():
     config = preset("study", vgg_weights="random")
     assert config == GatysConfig(vgg_weights="random")
