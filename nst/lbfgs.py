@@ -60,9 +60,9 @@ class LBFGS(torch.optim.Optimizer):
         self._last_step, self._last_grad = direction.mul_(scale), grad.clone()
         self._add_to_params(self._last_step)
         if self.project is not None:  # s is the step as projected: exact where nothing was moved
-            before = torch.cat([p.detach().reshape(-1) for p in self._params])
+            before = self._flat_params()
             self.project()
-            self._last_step += torch.cat([p.detach().reshape(-1) for p in self._params]) - before
+            self._last_step += self._flat_params() - before
         return loss
 
     def _remember_and_apply(self, s: torch.Tensor, y: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
@@ -119,6 +119,9 @@ class LBFGS(torch.optim.Optimizer):
     def _gather_grad(self) -> torch.Tensor:
         grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self._params]
         return grads[0].reshape(-1).clone() if len(grads) == 1 else torch.cat([g.reshape(-1) for g in grads])
+
+    def _flat_params(self) -> torch.Tensor:
+        return torch.cat([p.detach().reshape(-1) for p in self._params])
 
     def _add_to_params(self, update: torch.Tensor) -> None:
         offset = 0
