@@ -30,13 +30,14 @@ InferencePrecision = Literal["auto", "fp32", "bf16"]  # of CycleGAN inference (n
 # its natural scale; Adam moves pixels in [0, 1] directly and needs a small step.
 DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.02}
 
-# Where the VGG19 weights come from unless the config says otherwise: "imagenet", "random" or a
-# file path. The environment variable lets a Space or a user without internet point at a file.
+# Where the VGG19 weights come from unless the config says otherwise: "original" (embedded, the
+# paper's network), "torchvision", "random" or a file path (nst.vgg). The environment variable
+# lets a Space or a user point every run at another network or a file.
 VGG_WEIGHTS_ENV = "NST_VGG19_WEIGHTS"
 
 
 def default_vgg_weights() -> str:
-    return os.environ.get(VGG_WEIGHTS_ENV, "").strip() or "imagenet"
+    return os.environ.get(VGG_WEIGHTS_ENV, "").strip() or "original"
 
 
 @dataclass

