@@ -16,7 +16,7 @@ from typing import Any, get_origin, get_type_hints
 import gradio as gr
 import spaces
 
-from nst.config import CHOICES, DEFAULT_LR, PRESETS, VGG_WEIGHTS_ENV, GatysConfig, default_vgg_weights, preset
+from nst.config import CHOICES, DEFAULT_LR, PRESETS, VGG_WEIGHTS_ENV, GatysConfig, preset
 from nst.gatys import RunStopped, run_gatys
 from nst.hub import DIRECTIONS
 from nst.images import ImageError
@@ -28,11 +28,11 @@ from ui.examples import GATYS_PAIRS, example_files
 from ui.experiments import run_experiment, study_sweep
 from ui.loss_plot import LossHistory, loss_svg
 from ui.preview import LABEL as PREVIEW_LABEL, NOTE as PREVIEW_NOTE, preview
-from ui.widgets import PictureUpload, new_result_path, open_upload, status_html, user_error
+from ui.widgets import PictureUpload, network_choices, new_result_path, open_upload, status_html, user_error
 
 FRAMES = 20  # intermediate images streamed per run
 GRADIO_CACHE_CLEANUP = (3600, 24 * 3600)  # hourly, remove uploads and streamed frames older than a day
-DEFAULTS = GatysConfig()
+DEFAULTS = GatysConfig()  # its vgg_weights: NST_VGG19_WEIGHTS, or the original network
 CONFIG_TYPES = get_type_hints(GatysConfig)
 
 # ----------------------------------------------------------------------------- Gatys handlers
@@ -40,11 +40,11 @@ CONFIG_TYPES = get_type_hints(GatysConfig)
 
 def gatys_config(values: dict[str, Any], second_style: bool) -> GatysConfig:
     """The engine's config from control values by field name. Three controls are the UI's own:
-    log10_ratio (beta = alpha / 10 ** log10_ratio), network and the second style's share."""
+    log10_ratio (beta = alpha / 10 ** log10_ratio), network (vgg_weights) and the second style's share."""
     fields = {name: _typed(name, value) for name, value in values.items() if name in CONFIG_TYPES and value is not None}
     fields["beta"] = fields.get("alpha", DEFAULTS.alpha) / 10 ** float(values["log10_ratio"])
     fields["lr"] = fields.get("lr") or None  # 0 in the box: the optimiser's default
-    fields["vgg_weights"] = default_vgg_weights() if values["network"] == "pretrained" else "random"
+    fields["vgg_weights"] = values["network"]
     if second_style:
         share = float(values["style2_share"])
         fields["style_blend_weights"] = (1.0 - share, share)
@@ -138,26 +138,27 @@ def preset_values(name: str) -> dict:
     return {control: list(v) if isinstance(v, tuple) else v for control, v in values.items()}
 
 
-def vgg_notice():
-    """What the tab says next to Run about the pretrained VGG19, and whether to offer the
-    random network in one click (when the pretrained one cannot be had)."""
-    source = os.environ.get(VGG_WEIGHTS_ENV, "").strip()
-    if source == "random" or source.startswith("random:"):
-        return f"'Pretrained' runs **random** weights here ({VGG_WEIGHTS_ENV}={source}).", gr.update(visible=False)
-    if source:
-        found = "" if Path(source).is_file() else " **That file does not exist.**"
-        return f"VGG19 weights from `{source}` ({VGG_WEIGHTS_ENV}).{found}", gr.update(visible=bool(found))
+def vgg_notice(network: str):
+    """What the tab says next to the Network choice, and whether to offer the original network in
+    one click (when torchvision's is chosen but can be neither found nor downloaded)."""
+    if network != "torchvision":
+        return NETWORK_NOTES.get(network, f"VGG19 weights from the file `{network}` ({VGG_WEIGHTS_ENV})."), gr.update(visible=False)
     availability = imagenet_availability()
     if availability == "cached":
-        return "Pretrained VGG19: on this machine.", gr.update(visible=False)
+        return "torchvision's VGG19: on this machine.", gr.update(visible=False)
     if availability == "downloadable":
-        return f"Pretrained VGG19: downloads once on the first run ({IMAGENET_FILE}, 548 MB).", gr.update(visible=False)
+        return f"torchvision's VGG19: downloads once on the first run ({IMAGENET_FILE}, 548 MB).", gr.update(visible=False)
     return (
-        "**The pretrained VGG19 is not on this machine and cannot be downloaded (offline).** Try the app with the "
-        "random network (its pictures are not style transfer), or put "
-        f"`{IMAGENET_FILE}` in `{imagenet_cache_path().parent}` (or set `{VGG_WEIGHTS_ENV}`) and reload.",
+        "**torchvision's VGG19 is not on this machine and cannot be downloaded (offline).** Use the original network "
+        f"(no download), or put `{IMAGENET_FILE}` in `{imagenet_cache_path().parent}` and reload.",
         gr.update(visible=True),
     )
+
+
+NETWORK_NOTES = {
+    "original": "The original VGG19 (Simonyan & Zisserman's weights, which Gatys et al. used): built in, no download.",
+    "random": "Random weights: the study's control. Its pictures stay near the photo: they are not style transfer.",
+}
 
 
 # ----------------------------------------------------------------------------- layout
@@ -196,11 +197,10 @@ with gr.Blocks(title="Neural style transfer studio", delete_cache=GRADIO_CACHE_C
         with gr.Row():
             run_btn = gr.Button("Run", variant="primary", elem_id="run", scale=1)
             stop_btn = gr.Button("Stop", variant="stop", elem_id="stop", scale=1)
-            network_in = gr.Radio([("pretrained VGG19 (ImageNet)", "pretrained"), ("random VGG19 (no real style)", "random")],
-                                  value="pretrained", label="Network", elem_id="network", scale=2)  # fmt: skip
+            network_in = gr.Radio(network_choices(), value=DEFAULTS.vgg_weights, label="Network", elem_id="network", scale=2)
             with gr.Column(scale=3):
-                vgg_note = gr.Markdown(elem_id="vgg-note")
-                use_random_btn = gr.Button("Use the random network", size="sm", visible=False, elem_id="use-random")
+                vgg_note = gr.Markdown(vgg_notice(DEFAULTS.vgg_weights)[0], elem_id="vgg-note")
+                use_original_btn = gr.Button("Use the original network", size="sm", visible=False, elem_id="use-original")
         status = gr.HTML(status_html("Upload a content and a style image, or click an example below, then Run."),
                          elem_id="status")  # fmt: skip
         with gr.Row():
@@ -253,8 +253,8 @@ with gr.Blocks(title="Neural style transfer studio", delete_cache=GRADIO_CACHE_C
                                                                        **NO_PROGRESS_OVERLAY)  # fmt: skip
         preset_in.change(preset_values, preset_in, {c for f, c in gatys_controls.items() if f in CONFIG_TYPES or f in ("log10_ratio",)},
                          api_name=False)  # fmt: skip
-        use_random_btn.click(lambda: "random", None, network_in, api_name=False)
-        demo.load(vgg_notice, None, [vgg_note, use_random_btn], api_name=False, **NO_PROGRESS_OVERLAY)
+        use_original_btn.click(lambda: "original", None, network_in, api_name=False)
+        network_in.change(vgg_notice, network_in, [vgg_note, use_original_btn], api_name=False, **NO_PROGRESS_OVERLAY)
 
     with gr.Tab("Experiments"):
         gr.Markdown("One content and one style image under a sweep of one or two options, as in the study's figures. "
@@ -269,8 +269,7 @@ with gr.Blocks(title="Neural style transfer studio", delete_cache=GRADIO_CACHE_C
         with gr.Row():
             sweep_size = gr.Slider(64, 512, value=128, step=32, label="Size of each cell (px)", elem_id="sweep-size")
             sweep_steps = gr.Slider(1, 300, value=60, step=1, label="Steps of each cell", elem_id="sweep-steps")
-            sweep_network = gr.Radio([("pretrained VGG19", "pretrained"), ("random VGG19", "random")], value="pretrained",
-                                     label="Network")  # fmt: skip
+            sweep_network = gr.Radio(network_choices(), value=DEFAULTS.vgg_weights, label="Network")
         with gr.Row():
             sweep_run = gr.Button("Run the sweep", variant="primary", elem_id="sweep-run")
             sweep_stop = gr.Button("Stop", variant="stop", elem_id="sweep-stop")

@@ -1,5 +1,5 @@
 """A textbook Gatys et al. (2015) implementation, written the way the usual PyTorch tutorial does
-it, as the yardstick for bench/gatys.py. Deliberately plain: torchvision's VGG19 cut after
+it, as the yardstick for bench/gatys.py. Deliberately plain: VGG19 (the run's network) cut after
 relu5_1 (or the deepest layer asked for), fp32, contiguous tensors, LBFGS with a closure that
 clamps the image, the study's loss formulas, by default style on relu1_1..relu5_1 and content on
 relu4_2 with max pooling. Not used by the app.
@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from nst.vgg import IMAGENET_MEAN, IMAGENET_STD, VGG19_LAYER_NAMES
+from nst.vgg import VGG19, VGG19_LAYER_NAMES
 
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 CONTENT_LAYERS = ("relu4_2",)
@@ -18,27 +18,31 @@ CONTENT_LAYERS = ("relu4_2",)
 
 class TextbookVGG(nn.Module):
     """vgg19().features up to the deepest wanted layer with out-of-place ReLUs (and average
-    pooling if asked, as the tutorial suggests); returns the wanted activations."""
+    pooling if asked, as the tutorial suggests); returns the wanted activations. Pixels are put
+    into the network's input convention (channel order, range, mean and std) first."""
 
-    def __init__(self, features: nn.Sequential, wanted=STYLE_LAYERS + CONTENT_LAYERS, pooling="max"):
+    def __init__(self, network: VGG19, wanted=STYLE_LAYERS + CONTENT_LAYERS, pooling="max"):
         super().__init__()
         self.wanted = set(wanted)
         last = max(VGG19_LAYER_NAMES.index(name) for name in wanted)
         layers = []
-        for module in list(features)[: last + 1]:
+        for module in list(network.features)[: last + 1]:
             if isinstance(module, nn.ReLU):
                 module = nn.ReLU(inplace=False)
             elif isinstance(module, nn.MaxPool2d) and pooling == "avg":
                 module = nn.AvgPool2d(2, 2)
             layers.append(module)
         self.layers = nn.ModuleList(layers)
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(-1, 1, 1))
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(-1, 1, 1))
+        convention = network.convention
+        self.channels = [2, 1, 0] if convention.bgr else [0, 1, 2]
+        self.scale = convention.scale
+        self.register_buffer("mean", torch.tensor(convention.mean).view(-1, 1, 1))
+        self.register_buffer("std", torch.tensor(convention.std).view(-1, 1, 1))
         self.requires_grad_(False)
         self.eval()
 
     def forward(self, x):
-        x = (x - self.mean) / self.std
+        x = (x[:, self.channels] * self.scale - self.mean) / self.std
         out = {}
         for name, layer in zip(VGG19_LAYER_NAMES, self.layers):
             x = layer(x)

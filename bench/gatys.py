@@ -13,7 +13,6 @@ precision tricks cannot flatter the numbers. Uses the pretrained VGG19 when it i
 from __future__ import annotations
 
 import functools
-import os
 import statistics
 import sys
 import time
@@ -27,18 +26,16 @@ if __package__ in (None, ""):  # run as `python bench/gatys.py`: the project's r
 
 from bench.baseline_gatys import CONTENT_LAYERS, STYLE_LAYERS, TextbookLoss, TextbookVGG, textbook_stylize
 from bench.common import SHARED_IMAGES, interleaved, machine, parse_bench_args, print_table, result_path, sync, timed, write_json
-from nst.config import GatysConfig, preset
+from nst.config import GatysConfig, default_vgg_weights, preset
 from nst.device import resolve_device
 from nst.gatys import RunStopped, initial_image, run_gatys
 from nst.images import fit_long_side, image_to_tensor, load_image, tensor_to_image
-from nst.vgg import ieee_fp32, imagenet_cache_path, load_vgg19_features
+from nst.vgg import ieee_fp32, load_vgg19
 from ui.examples import example_files
 
 
 def vgg_source() -> str:
-    if os.environ.get("NST_VGG19_WEIGHTS"):
-        return os.environ["NST_VGG19_WEIGHTS"]
-    return "imagenet" if imagenet_cache_path().is_file() else "random:0"
+    return default_vgg_weights()  # the original network unless NST_VGG19_WEIGHTS says otherwise
 
 
 def images():
@@ -64,7 +61,7 @@ class Bench:
         style_shape = fit_long_side(style_image.width, style_image.height, problem.style_side())
         self.style = image_to_tensor(style_image, style_shape).to(device)
         layers = problem.style_layers + problem.content_layers
-        self.vgg = TextbookVGG(load_vgg19_features(problem.vgg_weights), layers, problem.pooling).to(device)
+        self.vgg = TextbookVGG(load_vgg19(problem.vgg_weights), layers, problem.pooling).to(device)
         with ieee_fp32(self.content):
             self.loss = self.make_loss()  # the evaluator: IEEE fp32 on a GPU too
 
@@ -288,7 +285,7 @@ def first_frame(sizes: list[int], repeats: int = 3) -> list[dict]:
     from nst import gatys
 
     builds = 0
-    load = gatys.load_vgg19_features
+    load = gatys.load_vgg19
 
     def counting_load(source):
         nonlocal builds
@@ -297,13 +294,13 @@ def first_frame(sizes: list[int], repeats: int = 3) -> list[dict]:
         builds += load.cache_info().hits == hits
         return features
 
-    gatys.load_vgg19_features = counting_load
+    gatys.load_vgg19 = counting_load
     content, style = images()
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         content.save(f"{folder}/content.png"), style.save(f"{folder}/style.png")
         values = {name: control.value for name, control in app.gatys_controls.items()}
-        values.update(content=f"{folder}/content.png", style=f"{folder}/style.png", style2=None, network="random")
+        values.update(content=f"{folder}/content.png", style=f"{folder}/style.png", style2=None, network=default_vgg_weights())
         for size in sizes:
             seconds = []
             for _ in range(repeats + 1):  # the first run may load the network
@@ -314,7 +311,7 @@ def first_frame(sizes: list[int], repeats: int = 3) -> list[dict]:
                 run.close()
             rows.append({"size": size, "first frame s (median)": statistics.median(seconds[1:]),
                          "first run s": seconds[0], "target": "<= 1 s"})  # fmt: skip
-    gatys.load_vgg19_features = load
+    gatys.load_vgg19 = load
     for row in rows:
         row["VGG19 builds in the process"] = builds
     return rows
@@ -346,7 +343,7 @@ def main() -> None:
     report = {"machine": machine(), "device": device.type, "vgg_weights": weights}
     print(report)
     if weights.startswith("random"):
-        print("note: pretrained VGG19 not available here; losses use a seeded random VGG19 (speed is the same)")
+        print("note: a random VGG19: speeds hold, losses describe no real stylisation")
     small = Bench(textbook_problem(64 if quick else 256, weights, device), device, content, style)
     report["speed_256"] = per_step_speed(small, steps=4 if quick else 12, repeats=2 if quick else 5)
     print_table(f"Time per step at {small.size} px ({device.type}, {torch.get_num_threads()} threads)", report["speed_256"])

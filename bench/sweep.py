@@ -21,7 +21,7 @@ from nst.config import GatysConfig
 from nst.gatys import run_gatys
 from nst.images import load_image
 from nst.sweep import Axis, SweepConfig, run_sweep
-from nst.vgg import load_vgg19_features
+from nst.vgg import load_vgg19
 from ui.examples import example_files
 
 
@@ -33,13 +33,13 @@ def main() -> None:
     base = GatysConfig(size=64 if quick else 128, steps=6 if quick else 40, vgg_weights="random:0")
     sweep = SweepConfig(Axis("log10_ratio", (-1, -2, -3, -4, -5, -6)), None, base)
     print(machine())
-    load_vgg19_features.cache_clear()
+    load_vgg19.cache_clear()
     start = time.perf_counter()
     list(run_sweep(sweep, content, style))
     swept = time.perf_counter() - start
     start = time.perf_counter()
     for _, _, config in sweep.cells():
-        load_vgg19_features.cache_clear()
+        load_vgg19.cache_clear()
         list(run_gatys(config, content, style))
     separate = time.perf_counter() - start
     start = time.perf_counter()

