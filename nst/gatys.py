@@ -194,25 +194,31 @@ def _levels(config, vgg, content_image, style_images, blend, device, cache: dict
 
 def _optimise_level(config, vgg, level: _Level, image, step: int, clock: float, content_image, image_every: int):
     """`level.updates` optimiser steps from `image`, yielding a record before each (and, at the
-    last level, one for the final image); returns the step count reached and the image."""
+    last level, one for the final image); returns the step count reached and the level's best image.
+
+    A step may raise the loss (LBFGS then takes it back in part at the next step, Adam does not):
+    what a level hands on, and the final record shows, is the image with the lowest loss seen."""
     parameters, compose = image_parameters(config, image)
     project = functools.partial(_project_to_displayable, parameters[0], compose)
     optimizer = _make_optimizer(config, parameters, project)
     scheduler = _make_scheduler(config, optimizer)
-    last_finite, unit = image.detach().clone(), None
+    best, best_image, unit = None, image.detach().clone(), None
     for update in range(level.updates + level.last):
         is_update = update < level.updates
         optimizer.zero_grad()
         image = compose()
         losses = _evaluate(config, vgg, image, level.targets, level.pixel_weight, backward=is_update, unit=unit)
-        unit = losses.total if unit is None else unit
+        unit = _loss_unit(losses.total) if unit is None else unit
         if not torch.isfinite(losses.total):
             raise RunStopped(
                 f"the loss became {float(losses.total)} at step {step} (a very large beta, alpha or learning "
                 "rate?); the last image with a finite loss is kept",
-                _to_output(config, last_finite, content_image, level.size),
+                _to_output(config, best_image, content_image, level.size),
             )
-        last_finite = image.detach().clone()
+        if best is None or losses.total <= best.total:
+            best, best_image = losses, image.detach().clone()
+        elif not is_update:  # the final record: the best image, not a step still to be taken back
+            losses, image = best, best_image
         want_image = (level.last and not is_update) or (image_every > 0 and step % image_every == 0)
         yield StepRecord(
             **{name: float(getattr(losses, name)) for name in LOSS_FIELDS},
@@ -228,7 +234,7 @@ def _optimise_level(config, vgg, level: _Level, image, step: int, clock: float, 
                 project()
             step_scheduler(scheduler, losses.total)
             step += 1
-    return step, compose().detach()
+    return step, best_image
 
 
 def image_parameters(config: GatysConfig, image: torch.Tensor):
@@ -337,8 +343,14 @@ def _evaluate(config, vgg, image, targets: _Targets, pixel_weight: float, backwa
         l_tv = tv_loss(image) if config.tv_weight > 0 else zero
         total = pixel_weight * (config.alpha * l_content + config.tv_weight * l_tv) + config.beta * l_style
         if backward:
-            (total / (total.detach() if unit is None else unit)).backward()
+            (total / (_loss_unit(total.detach()) if unit is None else unit)).backward()
     return Losses(l_content.detach(), l_style.detach(), l_tv.detach(), total.detach())  # tensors, for LBFGS
+
+
+def _loss_unit(total: torch.Tensor) -> torch.Tensor:
+    """The loss's value as the optimiser's unit; a zero loss (alpha = beta = 0, a one-colour
+    picture) keeps unit 1, since there is nothing to scale."""
+    return torch.where(total > 0, total, torch.ones_like(total))
 
 
 def _make_optimizer(config: GatysConfig, parameters: list[torch.Tensor], project) -> torch.optim.Optimizer:

@@ -20,6 +20,7 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 from nst.config import GatysConfig
 from nst.gatys import ImageSource, run_gatys
 from nst.images import load_image
+from nst.quality import Quality, judge
 
 RATIO = "log10_ratio"  # not a config field: alpha / beta = 10 ** value, alpha kept
 
@@ -96,6 +97,7 @@ class Cell:
     config: GatysConfig
     image: Image.Image
     losses: list[dict]  # StepRecord.losses() of every step
+    quality: Quality  # nst.quality's verdict on the picture: how far its style moved, how much structure it kept
 
 
 def run_sweep(sweep: SweepConfig, content: ImageSource, style: ImageSource) -> Iterator[Cell]:
@@ -106,14 +108,15 @@ def run_sweep(sweep: SweepConfig, content: ImageSource, style: ImageSource) -> I
     targets: dict = {}  # shared: runs with the same layers, network and size compute them once
     for row, column, config in cells:
         records = list(run_gatys(config, content_image, style_image, targets_cache=targets))
-        yield Cell(row, column, config, records[-1].image, [record.losses() for record in records])
+        image = records[-1].image
+        yield Cell(row, column, config, image, [record.losses() for record in records], judge(image, content_image, style_image))
 
 
 def contact_sheet(sweep: SweepConfig, cells: list[Cell], cell_px: int = 192) -> Image.Image:
     """The finished cells on a grid, each axis value written beside its row or above its column,
-    and each cell's final total loss under it."""
+    and under each cell its final total loss and nst.quality's verdict."""
     n_rows, n_columns = len(sweep.rows.values), len(sweep.columns.values) if sweep.columns else 1
-    left, top, caption = 270, 30 if sweep.columns else 8, 20
+    left, top, caption = 270, 30 if sweep.columns else 8, 38
     sheet = Image.new("RGB", (left + n_columns * cell_px, top + n_rows * (cell_px + caption)), "white")
     draw, font = ImageDraw.Draw(sheet), ImageFont.load_default(size=14)
     for c, value in enumerate(sweep.columns.values if sweep.columns else ()):
@@ -125,7 +128,12 @@ def contact_sheet(sweep: SweepConfig, cells: list[Cell], cell_px: int = 192) -> 
         picture = ImageOps.contain(cell.image, (cell_px - 4, cell_px - 4))
         sheet.paste(picture, (x + 2, y + 2))
         draw.text((x + 4, y + picture.height + 4), f"loss {cell.losses[-1]['total']:.4g}", fill="black", font=font)
+        draw.text((x + 4, y + picture.height + 21), quality_caption(cell.quality), fill="black", font=font)
     return sheet
+
+
+def quality_caption(quality: Quality) -> str:
+    return f"style {quality.style:.2f} · edges {quality.structure:.2f}"
 
 
 def save_report(sweep: SweepConfig, cells: list[Cell], path: Path) -> Path:
@@ -133,7 +141,8 @@ def save_report(sweep: SweepConfig, cells: list[Cell], path: Path) -> Path:
     report = {
         "rows": {"name": sweep.rows.name, "values": list(sweep.rows.values)},
         "columns": {"name": sweep.columns.name, "values": list(sweep.columns.values)} if sweep.columns else None,
-        "cells": [{"row": c.row, "column": c.column, "config": c.config.to_dict(), "losses": c.losses} for c in cells],
+        "cells": [{"row": c.row, "column": c.column, "config": c.config.to_dict(), "losses": c.losses,
+                   "quality": dataclasses.asdict(c.quality)} for c in cells],  # fmt: skip
     }
     Path(path).write_text(json.dumps(report, indent=1))
     return Path(path)

@@ -118,8 +118,8 @@ def test_offline_vgg_error_reads_whole(app, image_files, monkeypatch):
     def offline(source):
         raise VGGWeightsError("could not download (<urlopen error [Errno -2] Name or service not known>)")
 
-    monkeypatch.setattr(gatys, "load_vgg19_features", offline)
-    run = app.stylize(**gatys_args(app, image_files, network="pretrained"))
+    monkeypatch.setattr(gatys, "load_vgg19", offline)
+    run = app.stylize(**gatys_args(app, image_files, network="torchvision"))
     with pytest.raises(gr.Error) as error:
         list(run)
     assert "&lt;urlopen error [Errno -2] Name or service not known&gt;" in error.value.message
@@ -128,7 +128,7 @@ def test_offline_vgg_error_reads_whole(app, image_files, monkeypatch):
 def test_preset_fills_controls_by_name(app):
     values = {name: app.preset_values("gatys2015")[control] for name, control in app.gatys_controls.items()
               if control in app.preset_values("gatys2015")}  # fmt: skip
-    assert values["alpha"] == 1.0 and values["log10_ratio"] == -3.0 and values["init"] == "noise"
+    assert values["alpha"] == 1.0 and values["log10_ratio"] == -2.0 and values["init"] == "noise"
     assert values["style_layers"] == ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"] and values["levels"] == 2
     config = app.gatys_config({**values, "network": "random"}, second_style=False)
     assert config == preset("gatys2015", vgg_weights="random")
@@ -176,13 +176,23 @@ def test_fast_init_is_offered_and_runs(app, image_files):
     assert np.array_equal(np.asarray(frames[0][0]), np.asarray(expected))  # step 0: the feed-forward picture
 
 
-def test_vgg_notice_offers_the_random_network_when_offline(app, monkeypatch, tmp_path):
-    monkeypatch.delenv("NST_VGG19_WEIGHTS", raising=False)
+def test_vgg_notice_offers_the_original_network_when_torchvisions_cannot_be_had(app, monkeypatch):
     monkeypatch.setattr(app, "imagenet_availability", lambda: "unreachable")
-    text, button = app.vgg_notice()
-    assert "cannot be downloaded" in text and button["visible"] is True
+    text, button = app.vgg_notice("torchvision")
+    assert "cannot be downloaded" in text and "original network" in text and button["visible"] is True
     monkeypatch.setattr(app, "imagenet_availability", lambda: "cached")
-    assert app.vgg_notice()[1]["visible"] is False
+    assert app.vgg_notice("torchvision")[1]["visible"] is False
+    text, button = app.vgg_notice("original")  # needs no download: no probe, no button
+    assert "no download" in text and button["visible"] is False
+
+
+def test_network_choices_are_the_three_networks_and_an_env_file(monkeypatch):
+    from ui.widgets import network_choices
+
+    monkeypatch.delenv("NST_VGG19_WEIGHTS", raising=False)
+    assert [value for _, value in network_choices()] == ["original", "torchvision", "random"]
+    monkeypatch.setenv("NST_VGG19_WEIGHTS", "/data/vgg19.pth")
+    assert network_choices()[-1] == ("file /data/vgg19.pth", "/data/vgg19.pth")
 
 
 def test_cyclegan_handler_and_cache(app, generator_dir, tmp_path):

@@ -15,10 +15,10 @@ from nst import color, gatys
 from conftest import synthetic_image
 from nst.config import GatysConfig, preset
 from nst.fast import FastConfig, fast_stylize
-from nst.gatys import PYRAMID_OCTAVES, image_parameters, initial_image, level_plan, run_gatys, stylize
+from nst.gatys import PYRAMID_OCTAVES, RunStopped, image_parameters, initial_image, level_plan, run_gatys, stylize
 from nst.images import image_to_tensor
 from nst.losses import content_loss, gram_matrix, style_layer_loss, tv_loss
-from nst.vgg import VGGFeatures, load_vgg19_features
+from nst.vgg import VGGFeatures, load_vgg19
 
 
 def small_config(**changes) -> GatysConfig:
@@ -35,7 +35,7 @@ def test_step_zero_reports_the_papers_losses_exactly(content_image, style_image)
     assert size == (18, 24)
     x = image_to_tensor(content_image, size)
     style = image_to_tensor(style_image, (24, 18))  # style 30x40 scaled to long side 24
-    model = VGGFeatures(load_vgg19_features("random"), ("relu2_1", "relu1_1"), "max")
+    model = VGGFeatures(load_vgg19("random"), ("relu2_1", "relu1_1"), "max")
     fx, fs = model(x), model(style)
     expected_content = content_loss(fx["relu2_1"], fx["relu2_1"]).item()  # init is the content
     expected_style = 0.0
@@ -227,7 +227,7 @@ def test_pixels_on_the_edge_of_the_range_still_get_a_gradient():
     from nst.gatys import _evaluate, _Targets
 
     config = small_config(tv_weight=0.5)
-    model = VGGFeatures(load_vgg19_features("random"), config.content_layers + config.style_layers, "max")
+    model = VGGFeatures(load_vgg19("random"), config.content_layers + config.style_layers, "max")
     generator = torch.Generator().manual_seed(0)
     target_image = torch.rand(1, 3, 16, 16, generator=generator)
     features = model(target_image)
@@ -328,7 +328,7 @@ def test_laplacian_run_starts_where_the_pixel_run_starts_and_optimises(content_i
 def test_each_step_is_projected_into_the_displayable_range(content_image, style_image, monkeypatch):
     """From noise with the gatys2015 preset many pixels are pushed out of [0, 1]; each step puts
     them back (as the textbook's closure does), so every image evaluated is one that can be shown."""
-    config = preset("gatys2015", size=64, steps=60, levels=1, vgg_weights="random:0", device="cpu")
+    config = preset("gatys2015", size=64, steps=60, levels=1, vgg_weights="random:0", device="cpu", beta=1e3)
     seen = []
     real_project = gatys._project_to_displayable
 
@@ -341,15 +341,15 @@ def test_each_step_is_projected_into_the_displayable_range(content_image, style_
 
     monkeypatch.setattr(gatys, "_project_to_displayable", project_and_check)
     records = list(run_gatys(config, content_image, style_image))
-    assert len(seen) == 60 and sum(seen) > 100  # the steps did leave the range
+    assert 50 <= len(seen) <= 60 and sum(seen) > 100  # each step taken is projected (a take-back stays inside); steps did leave the range
     assert records[-1].total < 0.05 * records[0].total  # measured: 0.28 from 18.3
 
 
 def test_projected_lbfgs_keeps_going_where_torchs_stalls(content_image, style_image, monkeypatch):
     """nst.lbfgs takes the projected change as s and restarts on a non-descent direction; torch's
-    LBFGS, fed the projected iterates, stops moving on this run (tests/test_lbfgs.py: otherwise
-    the two take the same steps)."""
-    config = preset("gatys2015", size=64, steps=150, levels=1, vgg_weights="random:0", device="cpu")
+    LBFGS, fed the projected iterates, stops moving on this run and then fails (tests/test_lbfgs.py:
+    otherwise the two take the same steps)."""
+    config = preset("gatys2015", size=64, steps=150, levels=1, vgg_weights="random:0", device="cpu", beta=1e3)
     ours = [r.total for r in run_gatys(config, content_image, style_image)]
 
     class ProjectedTorchLBFGS(torch.optim.LBFGS):
@@ -363,6 +363,7 @@ def test_projected_lbfgs_keeps_going_where_torchs_stalls(content_image, style_im
             return loss
 
     monkeypatch.setattr(gatys, "_make_optimizer", lambda config, parameters, project: ProjectedTorchLBFGS(parameters, project))
-    theirs = [r.total for r in run_gatys(config, content_image, style_image)]
-    assert theirs[-1] == theirs[-40]  # stalled
-    assert ours[-1] < 0.05 * theirs[-1]  # measured: 0.066 against 6.79
+    theirs = []
+    with pytest.raises(RunStopped):  # torch's reaches a NaN (at step 84, on the loss in units of its start)
+        theirs.extend(r.total for r in run_gatys(config, content_image, style_image))
+    assert ours[-1] < 0.05 * min(theirs)  # measured: 0.066 against 6.79

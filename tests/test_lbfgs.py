@@ -68,3 +68,27 @@ def test_a_zero_gradient_takes_a_zero_step():
     start = [torch.full((5,), 0.5, dtype=torch.float64)]
     points = trajectory(lambda p: LBFGS(p, lr=1.0), start, lambda p: (p[0] * 0).sum(), 3)
     assert all(torch.equal(point, start[0]) for point in points)
+
+
+def test_a_step_that_more_than_doubles_the_loss_is_taken_back():
+    """f = x^2 from x = 0.1 with lr 20: the first step (lr * g, as |g|_1 < 1) lands on -3.9 (f
+    from 0.01 to 15.21). The quadratic through f(0) = 0.01, f'(0) = 0.2 * -4 and f(1) = 15.21 has
+    its minimum at t = 0.025, kept to 0.1: x = -0.3 (f = 0.09, still more than double); then
+    t = 0.08 / 0.32 = 0.25 of the shortened step: x = 0, the minimum. Without taking back,
+    LBFGS goes on from -3.9."""
+    start = [torch.tensor([0.1], dtype=torch.float64)]
+    ours = trajectory(lambda p: LBFGS(p, lr=20.0), start, lambda p: (p[0] ** 2).sum(), 3)
+    torch.testing.assert_close(torch.cat(ours), torch.tensor([-3.9, -0.3, 0.0], dtype=torch.float64))
+    plain = trajectory(lambda p: LBFGS(p, lr=20.0, backtrack=False), start, lambda p: (p[0] ** 2).sum(), 1)
+    torch.testing.assert_close(plain[0], torch.tensor([-3.9], dtype=torch.float64))
+
+
+def test_a_smaller_rise_is_let_through():
+    """From x = 1 on f = x^2 the first step is lr * g / |g|_1 = lr. With lr 2.2 it lands on -1.2,
+    a rise from 1 to 1.44, less than RISE_TAKEN_BACK = 2 times: kept. With lr 2.5 it lands on
+    -1.5 (f = 2.25): taken back to t = 5 / 12.5 = 0.4 of the step, x = 0."""
+    start = [torch.tensor([1.0], dtype=torch.float64)]
+    kept = trajectory(lambda p: LBFGS(p, lr=2.2), start, lambda p: (p[0] ** 2).sum(), 1)
+    torch.testing.assert_close(kept[0], torch.tensor([-1.2], dtype=torch.float64))
+    taken_back = trajectory(lambda p: LBFGS(p, lr=2.5), start, lambda p: (p[0] ** 2).sum(), 2)
+    torch.testing.assert_close(torch.cat(taken_back), torch.tensor([-1.5, 0.0], dtype=torch.float64))

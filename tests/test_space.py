@@ -27,7 +27,7 @@ def test_importing_the_app_touches_no_gpu_and_loads_no_model():
     code = (
         "import torch, app, nst.vgg as v, nst.hub, nst.fast as fast, ui.cyclegan_handlers as handlers\n"
         "assert not torch.cuda.is_initialized()\n"
-        "assert v.load_vgg19_features.cache_info().currsize == 0\n"
+        "assert v.load_vgg19.cache_info().currsize == 0\n"
         "assert fast.load_models.cache_info().currsize == 0\n"
         "assert handlers.cached_generator.cache_info().currsize == 0\n"
         "print('ok')"

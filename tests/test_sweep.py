@@ -36,7 +36,7 @@ def test_a_2x2_sweep_fills_every_cell_in_order_and_shares_targets(content_image,
     # targets depend on the pooling (2 values) and the level (2), not on alpha / beta: 4, not 8
     assert len(calls) == 4 and sorted(calls) == ["avg", "avg", "max", "max"]
     sheet = contact_sheet(sweep, cells, cell_px=64)
-    assert sheet.size == (270 + 2 * 64, 30 + 2 * (64 + 20))
+    assert sheet.size == (270 + 2 * 64, 30 + 2 * (64 + 38))
     for cell in cells:  # each cell's picture is on the sheet, where its row and column say
         x, y = 270 + cell.column * 64, 30 + cell.row * (64 + 20)
         assert np.asarray(sheet.crop((x + 2, y + 2, x + 62, y + 46))).std() > 1
@@ -142,7 +142,7 @@ def test_the_feed_forward_figure_puts_both_methods_on_one_sheet(experiments, con
     assert not np.array_equal(pixels["fast", 4], pixels["fast", 0])  # and Gatys moved on from it
     assert cells["fast", 4].losses[-1]["total"] < cells["fast", 0].losses[-1]["total"]
     sheet = contact_sheet(sweep, list(cells.values()), cell_px=64)
-    assert sheet.size == (270 + 2 * 64, 30 + 3 * (64 + 20))
+    assert sheet.size == (270 + 2 * 64, 30 + 3 * (64 + 38))
     plot = experiments.sweep_svg(sweep, list(cells.values()))
     assert plot.count("init = fast, steps = 0") >= 1  # the one-point curve of the feed-forward picture is named
 
