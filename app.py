@@ -157,7 +157,7 @@ def vgg_notice(network: str):
 
 NETWORK_NOTES = {
     "original": "The original VGG19 (Simonyan & Zisserman's weights, which Gatys et al. used): built in, no download.",
-    "random": "Random weights: the study's control. Its pictures stay near the photo: they are not style transfer.",
+    "random": "Random VGG19 weights: the study's control. Its pictures stay near the photo: they are not style transfer.",
 }
 
 

@@ -47,7 +47,7 @@ def add_dataclass_flags(parser, cls) -> None:
         default = field.default_factory() if field.default is dataclasses.MISSING else field.default
         if isinstance(default, tuple):
             default = ",".join(map(str, default))
-        shown = f"env {VGG_WEIGHTS_ENV} or imagenet" if field.name == "vgg_weights" else default
+        shown = f"env {VGG_WEIGHTS_ENV} or original" if field.name == "vgg_weights" else default
         parser.add_argument(f"--{field.name.replace('_', '-')}", dest=field.name, default=None, type=number or str,
                             choices=get_args(hint) if get_origin(hint) is Literal else None,
                             help=f"{helps[field.name]} (default: {shown})")  # fmt: skip

@@ -35,7 +35,7 @@ class LBFGS(torch.optim.Optimizer):
     small Gatys run from noise (tests/test_gatys.py), torch's LBFGS with the projection done
     between its steps stalls at 0.37 of the starting loss; this one gets to 0.004 (150 steps).
 
-    `backtrack`: a step after which the loss is more than RISE_TAKEN_BACK times what it was is
+    `safeguards`: a step after which the loss is more than RISE_TAKEN_BACK times what it was is
     taken back in part, to the minimum of the quadratic through f(0), f'(0) and f(1) along it,
     kept within [0.1, 0.5] of its length (Nocedal & Wright, sec. 3.5); that evaluation counts as
     a step and stores no pair. Without it, as in torch's LBFGS with no line search, nothing stops a
@@ -43,31 +43,38 @@ class LBFGS(torch.optim.Optimizer):
     pixels) the second step of a Gatys run raised the loss 160 times and the run never
     recovered. Smaller rises are let through: L-BFGS recovers from them by itself, and taking
     back every rise (10 % ones, from noise on a small random-network problem) left the loss after
-    150 steps 7 times higher (tests/test_gatys.py).
+    150 steps 7 times higher (tests/test_gatys.py). Two more safeguards come with it: after a
+    take-back to t of a step, the next steps are scaled by t, doubling back to 1 step by step (the
+    model misjudged the length); and while no pair has been stored (from the photo the Gram
+    losses are concave along the first steps, so s'y < 0), each step is twice as long as the
+    last instead of a fixed, arbitrary length (31 steps of 1 % each, on the default run).
     """
 
-    def __init__(self, params, lr: float = 1.0, history_size: int = 100, project=None, backtrack: bool = True):
+    def __init__(self, params, lr: float = 1.0, history_size: int = 100, project=None, safeguards: bool = True):
         super().__init__(params, {"lr": lr})
-        self.history_size, self.project, self.backtrack = history_size, project, backtrack
+        self.history_size, self.project, self.safeguards = history_size, project, safeguards
         self._params = [p for group in self.param_groups for p in group["params"]]
         self._last_step = None  # the step just taken, and the gradient it was taken from
         self._last_grad = None
         self._last_loss = None  # the loss where the last step began
         self._slots = []  # rows of S and Y in use, oldest pair first
         self._gamma = 1.0
+        self._scale = 1.0  # multiplies the quasi-Newton step: cut by a take-back, doubled back to 1 by each step after
 
     @torch.no_grad()
     def step(self, closure):
         with torch.enable_grad():
             loss = closure()
         grad = self._gather_grad()
-        if self.backtrack and self._last_step is not None and float(loss) > RISE_TAKEN_BACK * self._last_loss:
+        if self.safeguards and self._last_step is not None and float(loss) > RISE_TAKEN_BACK * self._last_loss:
             self._take_back(float(loss))
             return loss
         lr = self.param_groups[0]["lr"]
         if self._last_step is not None:
             direction = -self._remember_and_apply(self._last_step, grad - self._last_grad, grad)
-            scale = lr
+            scale = lr * self._scale
+            if self.safeguards:
+                self._scale = min(1.0, 2 * self._scale)
         if self._last_step is None or not float(grad.dot(direction)) < 0:  # (NaN is not < 0)
             self._slots, self._gamma = [], 1.0  # start (again) from the gradient, with a cautious step
             direction = -grad
@@ -89,6 +96,7 @@ class LBFGS(torch.optim.Optimizer):
         t = min(LONGEST_BACKTRACK, max(SHORTEST_BACKTRACK, -slope / (2 * curvature)))
         self._add_to_params(self._last_step * (t - 1))
         self._last_step.mul_(t)
+        self._scale *= t  # the model misjudged the length by about 1/t: the next steps start shorter
 
     def _remember_and_apply(self, s: torch.Tensor, y: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
         """Store the pair (s, y) if it keeps H positive definite (s'y > 1e-10, as torch does) and
@@ -104,7 +112,9 @@ class LBFGS(torch.optim.Optimizer):
             self._S, self._Y = s.new_empty(m, s.numel()), s.new_empty(m, s.numel())
             self._SY = torch.zeros(m, m, dtype=torch.float64, device=s.device)  # SY[i, j] = s_i'y_j, by slot
             self._YY = torch.zeros(m, m, dtype=torch.float64, device=s.device)
-        if not keep and not self._slots:
+        if not keep and not self._slots:  # no curvature known yet (the loss was concave along every step so far)
+            if self.safeguards:
+                self._gamma *= 2  # so each step is twice the last, until one more than doubles the loss
             return grad * self._gamma
         a = torch.zeros(m, dtype=torch.float64, device=s.device)  # S g and Y g, by slot
         b = torch.zeros(m, dtype=torch.float64, device=s.device)

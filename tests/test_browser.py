@@ -1,9 +1,10 @@
 """The app in a real browser, checked by what a person sees: Playwright driving Debian's Chromium
 against `python app.py`.
 
-Random VGG19 weights (NST_VGG19_WEIGHTS=random), so the pictures are not style transfer: the
+Random VGG19 weights (NST_VGG19_WEIGHTS=random) where the picture does not matter, for speed: the
 tests check that the picture forming stays in view, the loss plot can be read, Stop says so,
-errors read whole, and a CycleGAN translation shows. Screenshots go to test-artifacts/.
+errors read whole, and a CycleGAN translation shows; the offline test runs the default, original
+network. Screenshots go to test-artifacts/.
 """
 
 from __future__ import annotations

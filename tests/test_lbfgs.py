@@ -38,7 +38,7 @@ def torch_lbfgs(lr: float, history: int = 100):
 @pytest.mark.parametrize("history", [3, 10])
 def test_same_iterates_as_torch_lbfgs(history):
     start = [torch.linspace(-1.2, 1.0, 40, dtype=torch.float64)]
-    ours = trajectory(lambda p: LBFGS(p, lr=0.5, history_size=history, backtrack=False), start, lambda p: rosenbrock(p[0]), 60)
+    ours = trajectory(lambda p: LBFGS(p, lr=0.5, history_size=history, safeguards=False), start, lambda p: rosenbrock(p[0]), 60)
     theirs = trajectory(torch_lbfgs(0.5, history), start, lambda p: rosenbrock(p[0]), 60)
     assert len(ours) == 60 and not torch.equal(ours[0], ours[-1])  # it moves, well past the history size
     # the same up to rounding, which the curved valley amplifies slowly (1e-16 at first, 1e-8 by step 60)
@@ -57,7 +57,7 @@ def test_several_parameters_and_a_learning_rate_scheduler():
 
     start = [torch.zeros(2, 3, dtype=torch.float64), torch.zeros(6, dtype=torch.float64)]
     step_lr = lambda optimizer: torch.optim.lr_scheduler.StepLR(optimizer, step_size=3, gamma=0.5)  # noqa: E731
-    ours = trajectory(lambda p: LBFGS(p, lr=1.0, backtrack=False), start, loss_fn, 8, step_lr)
+    ours = trajectory(lambda p: LBFGS(p, lr=1.0, safeguards=False), start, loss_fn, 8, step_lr)
     theirs = trajectory(torch_lbfgs(1.0), start, loss_fn, 8, step_lr)
     torch.testing.assert_close(ours[-1], theirs[-1], rtol=1e-9, atol=1e-9)
     assert (ours[-1] - target).abs().max() < 0.5 * target.abs().max()
@@ -79,7 +79,7 @@ def test_a_step_that_more_than_doubles_the_loss_is_taken_back():
     start = [torch.tensor([0.1], dtype=torch.float64)]
     ours = trajectory(lambda p: LBFGS(p, lr=20.0), start, lambda p: (p[0] ** 2).sum(), 3)
     torch.testing.assert_close(torch.cat(ours), torch.tensor([-3.9, -0.3, 0.0], dtype=torch.float64))
-    plain = trajectory(lambda p: LBFGS(p, lr=20.0, backtrack=False), start, lambda p: (p[0] ** 2).sum(), 1)
+    plain = trajectory(lambda p: LBFGS(p, lr=20.0, safeguards=False), start, lambda p: (p[0] ** 2).sum(), 1)
     torch.testing.assert_close(plain[0], torch.tensor([-3.9], dtype=torch.float64))
 
 
@@ -92,3 +92,27 @@ def test_a_smaller_rise_is_let_through():
     torch.testing.assert_close(kept[0], torch.tensor([-1.2], dtype=torch.float64))
     taken_back = trajectory(lambda p: LBFGS(p, lr=2.5), start, lambda p: (p[0] ** 2).sum(), 2)
     torch.testing.assert_close(torch.cat(taken_back), torch.tensor([-1.5, 0.0], dtype=torch.float64))
+
+
+def test_the_steps_after_a_take_back_start_that_much_shorter():
+    """f = x^4 from 1 with lr 3: the first step (lr * g / |g|_1 = 3) lands on -2 (f = 16), taken
+    back to t = 12 / 54 of it: x = 1/3. The next step is the secant step g * s / y with the one
+    pair, times lr, times t (without the safeguards it would be t^-1 = 4.5 times longer)."""
+    start = [torch.tensor([1.0], dtype=torch.float64)]
+    points = trajectory(lambda p: LBFGS(p, lr=3.0), start, lambda p: (p[0] ** 4).sum(), 3)
+    t = 12 / 54
+    x1 = 1 - 3 * t
+    s, y, g = x1 - 1, 4 * x1**3 - 4, 4 * x1**3
+    expected = [-2.0, x1, x1 - 3 * t * g * s / y]
+    torch.testing.assert_close(torch.cat(points), torch.tensor(expected, dtype=torch.float64))
+
+
+def test_with_no_curvature_known_each_step_doubles():
+    """On f = -x^2 (concave: s'y < 0, no pair is ever stored) from 0.1, with lr 1: the first step
+    is -g = 0.2 (|g|_1 < 1), then 2 * -g, 4 * -g: x = 0.3, 1.5, 13.5. torch's LBFGS keeps taking
+    -g: 0.3, 0.9, 2.7."""
+    start = [torch.tensor([0.1], dtype=torch.float64)]
+    ours = trajectory(lambda p: LBFGS(p, lr=1.0), start, lambda p: -(p[0] ** 2).sum(), 3)
+    plain = trajectory(lambda p: LBFGS(p, lr=1.0, safeguards=False), start, lambda p: -(p[0] ** 2).sum(), 3)
+    torch.testing.assert_close(torch.cat(ours), torch.tensor([0.3, 1.5, 13.5], dtype=torch.float64))
+    torch.testing.assert_close(torch.cat(plain), torch.tensor([0.3, 0.9, 2.7], dtype=torch.float64))
