@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 from nst.config import GatysConfig
 from nst.gatys import RunStopped
 from nst.images import ImageError
-from nst.sweep import STUDY_SWEEPS, Axis, SweepConfig, contact_sheet, run_sweep, save_report
+from nst.sweep import STUDY_SWEEPS, Axis, SweepConfig, contact_sheet, quality_caption, run_sweep, save_report
 from nst.vgg import VGGWeightsError
 from ui.loss_plot import figure_svg
 from ui.widgets import new_result_path, open_upload, status_html, user_error
@@ -45,7 +45,7 @@ def run_experiment(content: str | None, style: str | None, rows: str, columns: s
     try:
         for cell in run_sweep(sweep, *images):
             done.append(cell)
-            gallery.append((cell.image, f"{sweep.label(cell)} · loss {cell.losses[-1]['total']:.4g}"))
+            gallery.append((cell.image, f"{sweep.label(cell)} · {quality_caption(cell.quality)} · loss {cell.losses[-1]['total']:.4g}"))
             contact_sheet(sweep, done).save(sheet_path)  # kept up to date, so Stop leaves what finished
             save_report(sweep, done, report_path)
             text = f"{len(done)} of {len(cells_planned)} cells done"
