@@ -84,13 +84,13 @@ def stylize(**named):
     style = open_upload(named["style"], "style", config.style_side())
     style2 = open_upload(named.get("style2"), "second style", config.style_side())
     result = new_result_path()
-    history, state = LossHistory.empty(with_tv=config.tv_weight > 0), run_state(0, config.steps)
+    history, state = LossHistory(), run_state(0, config.steps)
     loading = "Loading VGG19 and computing the targets..."
     yield gr.skip(), gr.skip(), gr.skip(), status_html(loading, 0, config.steps), state
     try:
         styles = [style] if style2 is None else [style, style2]
         for record in run_gatys(config, content, styles, image_every=max(1, config.steps // FRAMES)):
-            history.add(record, config.alpha, config.beta, config.tv_weight)
+            history.add(record)
             if record.image is not None:
                 record.image.save(result)  # lossless, so Stop still leaves a PNG to download
                 state = run_state(record.step, config.steps)

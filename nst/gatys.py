@@ -31,12 +31,15 @@ ImageSource = str | os.PathLike | Image.Image
 
 @dataclass
 class Losses:
-    """The terms of eq. 7 for one image: content and style before alpha and beta."""
+    """The terms of eq. 7 for one image: content and style before alpha and beta, and each term
+    as it enters the total, keyed by name (the plot, the log and sweeps read these, never
+    re-weight the raw ones)."""
 
     content: float
     style: float
     tv: float
-    total: float  # alpha * content + beta * style + tv_weight * tv (coarse levels: see _evaluate)
+    total: float  # the sum of `weighted`
+    weighted: dict[str, float]  # {"content": alpha * L_content, "style": beta * L_style, "tv": ...}, as summed (see _evaluate)
 
 
 @dataclass
@@ -221,7 +224,8 @@ def _optimise_level(config, vgg, level: _Level, image, step: int, clock: float, 
             losses, image = best, best_image
         want_image = (level.last and not is_update) or (image_every > 0 and step % image_every == 0)
         yield StepRecord(
-            **{name: float(getattr(losses, name)) for name in LOSS_FIELDS},
+            content=float(losses.content), style=float(losses.style), tv=float(losses.tv), total=float(losses.total),
+            weighted={name: float(value) for name, value in losses.weighted.items()},
             step=step,
             elapsed_s=time.perf_counter() - clock,
             size=level.size,
@@ -329,7 +333,9 @@ def _evaluate(config, vgg, image, targets: _Targets, pixel_weight: float, backwa
     torchvision's are near 1e10, enough to overflow float32 in LBFGS's products of gradients.
     The records report the loss itself.
 
-    `pixel_weight` multiplies the per-pixel sums L_content and L_tv (1 at the finest level).
+    `pixel_weight` multiplies the per-pixel sums L_content and L_tv (1 at the finest level). Each
+    term is weighted here, once, and the total is their sum: a new term is its function, its
+    config field and one entry in `weighted`.
     `image` is in [0, 1], the picture the user will see: every start is, and each step is
     projected back (_project_to_displayable). It is not clamped here, since torch's clamp passes
     no gradient at exactly 0 or 1: that froze each projected pixel where the projection put it.
@@ -341,10 +347,14 @@ def _evaluate(config, vgg, image, targets: _Targets, pixel_weight: float, backwa
         weights = dict(zip(config.style_layers, config.layer_weights))
         l_style = style_loss(features, targets.grams, weights) if weights else zero
         l_tv = tv_loss(image) if config.tv_weight > 0 else zero
-        total = pixel_weight * (config.alpha * l_content + config.tv_weight * l_tv) + config.beta * l_style
+        weighted = {"content": pixel_weight * config.alpha * l_content, "style": config.beta * l_style}
+        if config.tv_weight > 0:
+            weighted["tv"] = pixel_weight * config.tv_weight * l_tv
+        total = sum(weighted.values())
         if backward:
             (total / (_loss_unit(total.detach()) if unit is None else unit)).backward()
-    return Losses(l_content.detach(), l_style.detach(), l_tv.detach(), total.detach())  # tensors, for LBFGS
+    detached = {name: term.detach() for name, term in weighted.items()}
+    return Losses(l_content.detach(), l_style.detach(), l_tv.detach(), total.detach(), detached)  # tensors, for LBFGS
 
 
 def _loss_unit(total: torch.Tensor) -> torch.Tensor:

@@ -64,7 +64,7 @@ def test_streams_every_step_with_images_on_request(content_image, style_image):
     assert with_image == [0, 3, 6, 7]  # every 3 steps and always the last
     assert records[-1].image.size == (32, 24)
     assert all(b.elapsed_s >= a.elapsed_s for a, b in itertools.pairwise(records))
-    assert set(records[0].losses()) == {"step", "content", "style", "tv", "total", "elapsed_s"}
+    assert set(records[0].losses()) == {"step", "content", "style", "tv", "total", "weighted", "elapsed_s"}
 
 
 def test_early_stop_leaves_a_valid_image(content_image, style_image):
@@ -209,6 +209,24 @@ def test_coarse_levels_weight_per_pixel_sums_by_the_pixel_ratio(content_image, s
     assert coarse.size == (24, 32)
     expected = 4 * (config.alpha * coarse.content + config.tv_weight * coarse.tv) + config.beta * coarse.style
     assert coarse.total == pytest.approx(expected, rel=1e-6)
+    # the engine reports each term as it enters the total, pixel weight included, once
+    assert coarse.weighted == pytest.approx({"content": 4 * config.alpha * coarse.content, "style": config.beta * coarse.style,
+                                             "tv": 4 * config.tv_weight * coarse.tv}, rel=1e-6)  # fmt: skip
+    assert sum(coarse.weighted.values()) == pytest.approx(coarse.total, rel=1e-6)
+
+
+def test_the_loss_plot_draws_the_engines_terms_which_sum_to_its_total(content_image, style_image):
+    """ui.loss_plot reads the weighted terms, never re-weights: on both levels they add up to the
+    total it draws (the plot once missed the coarse level's pixel weight: 23.16 against 35.59)."""
+    from ui.loss_plot import LossHistory, loss_svg
+
+    history = LossHistory()
+    for record in run_gatys(small_config(size=64, levels=2, steps=4, tv_weight=0.5), content_image, style_image):
+        history.add(record)
+    assert set(history.terms) == {"α·content", "β·style", "TV", "total"}
+    for k, total in enumerate(history.terms["total"]):
+        assert sum(series[k] for label, series in history.terms.items() if label != "total") == pytest.approx(total, rel=1e-6)
+    assert history.level_starts == [(2, (48, 64))] and ">TV<" in loss_svg(history)
 
 
 def test_finest_level_inherits_the_coarse_change_not_a_blurred_content(content_image, style_image):

@@ -9,38 +9,35 @@ marked, with why the loss jumps there.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import matplotlib
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+# How the engine's weighted terms (nst.gatys.Losses.weighted) are named on the plot; a term not
+# listed is shown by its own name.
+LABELS = {"content": "α·content", "style": "β·style", "tv": "TV", "total": "total"}
 COLOURS = {"α·content": "#1f77b4", "β·style": "#d62728", "TV": "#2ca02c", "total": "#222222"}
 
 
 @dataclass
 class LossHistory:
-    """The weighted terms of every step so far, and the steps where a finer level began."""
+    """The weighted terms of every step so far, as the engine reports them, and the steps where
+    a finer level began."""
 
-    steps: list[int]
-    terms: dict[str, list[float]]
-    level_starts: list[tuple[int, tuple[int, int]]]  # (first step, (H, W)) of each level after the first
+    steps: list[int] = field(default_factory=list)
+    terms: dict[str, list[float]] = field(default_factory=dict)  # {label: value at each step}
+    level_starts: list[tuple[int, tuple[int, int]]] = field(default_factory=list)  # (first step, (H, W)) of each level after the first
 
-    @classmethod
-    def empty(cls, with_tv: bool) -> "LossHistory":
-        names = ["α·content", "β·style", "total"] if not with_tv else ["α·content", "β·style", "TV", "total"]
-        return cls([], {name: [] for name in names}, [])
-
-    def add(self, record, alpha: float, beta: float, tv_weight: float) -> None:
-        """Append one nst.gatys.StepRecord, weighted as in eq. 7."""
-        if self.steps and record.size != self._size:
+    def add(self, record) -> None:
+        """Append one nst.gatys.StepRecord: its weighted terms and its total."""
+        if self.steps and record.size != self.size:
             self.level_starts.append((record.step, record.size))
-        self._size = record.size
+        self.size = record.size
         self.steps.append(record.step)
-        values = {"α·content": alpha * record.content, "β·style": beta * record.style,
-                  "TV": tv_weight * record.tv, "total": record.total}  # fmt: skip
-        for name, series in self.terms.items():
-            series.append(values[name])
+        for name, value in {**record.weighted, "total": record.total}.items():
+            self.terms.setdefault(LABELS.get(name, name), []).append(value)
 
 
 def loss_svg(history: LossHistory) -> str:
@@ -60,7 +57,7 @@ def loss_svg(history: LossHistory) -> str:
             left_out.append(name)
             continue
         xs, ys = zip(*points)
-        axes.plot(xs, ys, color=COLOURS[name], label=name, linewidth=2 if name == "total" else 1.4)
+        axes.plot(xs, ys, color=COLOURS.get(name), label=name, linewidth=2 if name == "total" else 1.4)
     for step, (height, width) in history.level_starts:
         axes.axvline(step, color="#888888", linestyle="--", linewidth=1)
         axes.annotate(f"{width}×{height} px →", (step, 0.04), xycoords=("data", "axes fraction"), ha="right",
