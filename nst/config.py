@@ -40,22 +40,28 @@ def default_vgg_weights() -> str:
     return os.environ.get(VGG_WEIGHTS_ENV, "").strip() or "original"
 
 
+# Marks the GatysConfig fields that change a run's targets (P^l and A^l) besides the level's
+# size: runs that agree on them share targets (nst.gatys' targets_cache, sweeps).
+TARGETS = {"targets": True}
+
+
 @dataclass
 class GatysConfig:
     """Every option of a Gatys et al. (2015) run. Validated on construction."""
 
     # The defaults are the study's final settings (the original VGG19, copy-of-content start,
     # average pooling damped by a plateau scheduler, style on the early layers, alpha / beta =
-    # 1e-5, the study's choice on torchvision's network, which suits the original one too), sized so that the app and the CLI give a visible picture in well under a minute on
-    # a 2-core CPU: 256 px, 100 steps over two coarse-to-fine levels.
+    # 1e-5, the study's choice on torchvision's network, which suits the original one too),
+    # sized so that the app and the CLI give a visible picture in well under a minute on a
+    # 2-core CPU: 256 px, 100 steps over two coarse-to-fine levels.
     size: int = 256  # long side of the output in pixels; the content's aspect ratio is kept
     steps: int = 100  # optimiser steps (one loss-and-gradient evaluation each), over all levels
     alpha: float = 10.0  # weight of L_content (Gatys et al. 2015, eq. 7)
     beta: float = 1e6  # weight of L_style; alpha / beta = 1e-5 is the study's chosen ratio
-    content_layers: tuple[str, ...] = ("relu4_1",)  # VGG19 layers of L_content (comma-separated: relu4_2,conv5_1)
-    style_layers: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1")  # VGG19 layers of L_style (eq. 5)
+    content_layers: tuple[str, ...] = field(default=("relu4_1",), metadata=TARGETS)  # VGG19 layers of L_content (comma-separated: relu4_2,conv5_1)
+    style_layers: tuple[str, ...] = field(default=("relu1_1", "relu2_1", "relu3_1"), metadata=TARGETS)  # VGG19 layers of L_style (eq. 5)
     style_layer_weights: tuple[float, ...] | None = None  # w_l of eq. 5, one per style layer; none: equal, summing to 1
-    pooling: Pooling = "avg"  # average pooling, as Gatys et al. suggest; "max" is VGG's own
+    pooling: Pooling = field(default="avg", metadata=TARGETS)  # average pooling, as Gatys et al. suggest; "max" is VGG's own
     init: Init = "content"  # the image the optimisation starts from; fast: the feed-forward network's picture (nst.fast)
     noise_ratio: float = 0.6  # share of noise in the "noisy-content" init
     optimizer: Optimizer = "lbfgs"  # the optimiser of the image's pixels
@@ -66,14 +72,14 @@ class GatysConfig:
     scheduler_step_size: int = 100  # "step": decay every this many steps
     scheduler_patience: int = 10  # "plateau": steps without improvement before a decay
     tv_weight: float = 0.0  # weight of the total-variation smoothness term; 0 turns it off
-    style_blend_weights: tuple[float, ...] | None = None  # weight of each style image, in their order; none: equal
-    style_scale: float = 1.0  # style images are resized to style_scale * size (long side)
-    preserve_color: PreserveColor = "none"  # Gatys et al. 2016, "Controlling Perceptual Factors"
+    style_blend_weights: tuple[float, ...] | None = field(default=None, metadata=TARGETS)  # weight of each style image, in their order; none: equal
+    style_scale: float = field(default=1.0, metadata=TARGETS)  # style images are resized to style_scale * size (long side)
+    preserve_color: PreserveColor = field(default="none", metadata=TARGETS)  # Gatys et al. 2016, "Controlling Perceptual Factors"
     levels: int = 2  # coarse-to-fine levels; each halves the size of the one after it
     seed: int = 0  # seeds the noise of the "noise" and "noisy-content" starts
-    device: Device = "auto"  # auto: cuda, then mps, then cpu
-    precision: Precision = "auto"  # auto: mixed (fp32 features, bf16 gradients) where bf16 is fast, else fp32
-    vgg_weights: str = field(default_factory=default_vgg_weights)  # original (embedded, Caffe's), torchvision (download), random[:SEED] or a VGG19 file (nst.vgg)
+    device: Device = field(default="auto", metadata=TARGETS)  # auto: cuda, then mps, then cpu
+    precision: Precision = field(default="auto", metadata=TARGETS)  # auto: mixed (fp32 features, bf16 gradients) where bf16 is fast, else fp32
+    vgg_weights: str = field(default_factory=default_vgg_weights, metadata=TARGETS)  # original (embedded, Caffe's), torchvision (download), random[:SEED] or a VGG19 file (nst.vgg)
 
     def __post_init__(self) -> None:
         self.content_layers = _as_tuple(self.content_layers, str)
@@ -100,6 +106,10 @@ class GatysConfig:
         if self.style_layer_weights is not None:
             return self.style_layer_weights
         return tuple(1.0 / len(self.style_layers) for _ in self.style_layers)
+
+    def targets_key(self) -> tuple:
+        """The values of every field marked TARGETS: what a level's targets depend on, besides its size."""
+        return tuple(getattr(self, f.name) for f in dataclasses.fields(self) if f.metadata.get("targets"))
 
     def replace(self, **changes) -> "GatysConfig":
         return dataclasses.replace(self, **changes)

@@ -174,13 +174,12 @@ def run_gatys(
 
 def _levels(config, vgg, content_image, style_images, blend, device, cache: dict | None) -> Iterator[_Level]:
     """The levels of level_plan with their targets, each computed when its level begins (or
-    taken from `cache`, keyed by everything they depend on but the images)."""
+    taken from `cache`, keyed by the level's size and GatysConfig.targets_key())."""
     cache = {} if cache is None else cache
     plan = level_plan(config, content_image.size)
     finest = plan[-1][0]
     for index, (size, updates) in enumerate(plan):
-        key = (size, config.content_layers, config.style_layers, config.pooling, config.vgg_weights, config.precision,
-               config.style_scale, config.preserve_color, tuple(blend), str(device))  # fmt: skip
+        key = (size, config.targets_key())
         if key not in cache:
             content_t = image_to_tensor(content_image, size).to(device)
             style_ts = [_style_tensor(config, style, content_t, size) for style in style_images]

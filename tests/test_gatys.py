@@ -385,3 +385,17 @@ def test_projected_lbfgs_keeps_going_where_torchs_stalls(content_image, style_im
     with pytest.raises(RunStopped):  # torch's reaches a NaN (at step 84, on the loss in units of its start)
         theirs.extend(r.total for r in run_gatys(config, content_image, style_image))
     assert ours[-1] < 0.05 * min(theirs)  # measured: 0.066 against 6.79
+
+
+def test_the_targets_key_is_every_field_marked_as_changing_the_targets():
+    """Sweeps share targets between runs with equal keys: a field that changes the targets must
+    change the key, and one that does not must not (it would cost recomputing them)."""
+    base = GatysConfig(vgg_weights="random")
+    changes = {"content_layers": ("relu3_1",), "style_layers": ("relu1_1",), "pooling": "max",
+               "style_blend_weights": (1.0, 2.0), "style_scale": 0.5, "preserve_color": "luminance",
+               "device": "cpu", "precision": "fp32", "vgg_weights": "random:1"}  # fmt: skip
+    for name, value in changes.items():
+        assert base.replace(**{name: value}).targets_key() != base.targets_key(), name
+    for name, value in {"alpha": 1.0, "beta": 2.0, "steps": 3, "seed": 4, "init": "noise", "tv_weight": 1.0,
+                        "style_layer_weights": (1.0, 1.0, 1.0), "optimizer": "adam"}.items():  # fmt: skip
+        assert base.replace(**{name: value}).targets_key() == base.targets_key(), name
