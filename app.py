@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-from pathlib import Path
 from typing import Any, get_origin, get_type_hints
 
 import gradio as gr

@@ -252,6 +252,7 @@ def server(tmp_path_factory):
     yield from serve_app_with_tiny_generator(tmp_path_factory)
 
 
+@pytest.mark.slow
 def test_served_gatys_streams_through_gradio_client(server, image_files):
     content, style = image_files
     client = Client(server.url, verbose=False)
@@ -264,6 +265,7 @@ def test_served_gatys_streams_through_gradio_client(server, image_files):
     assert "Done: 30 steps" in job.outputs()[-1][3]
 
 
+@pytest.mark.slow
 def test_served_preview_through_gradio_client(server, image_files):
     content, style = image_files
     client = Client(server.url, verbose=False)
@@ -272,6 +274,7 @@ def test_served_preview_through_gradio_client(server, image_files):
     assert Image.open(shown).size == (512, 384)
 
 
+@pytest.mark.slow
 def test_served_cyclegan_through_gradio_client(server, tmp_path):
     source = tmp_path / "in.png"
     synthetic_image(90, 50).save(source)
@@ -286,6 +289,7 @@ def test_served_cyclegan_through_gradio_client(server, tmp_path):
     assert max(Image.open(after).size) == 64
 
 
+@pytest.mark.slow
 def test_served_gatys_rejects_a_non_image_upload(server, tmp_path, image_files):
     _, style = image_files
     notes = tmp_path / "notes.png"

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+pytestmark = pytest.mark.slow  # each test runs the CLI in a new process
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -106,6 +106,7 @@ def server(tmp_path_factory):
     yield from serve_app_with_tiny_generator(tmp_path_factory)
 
 
+@pytest.mark.slow
 def test_served_app_refuses_each_bad_file_and_keeps_serving(server, corpus, tmp_path):
     client = Client(server.url, verbose=False)
     style = tmp_path / "style.png"
@@ -126,6 +127,7 @@ def test_served_app_refuses_each_bad_file_and_keeps_serving(server, corpus, tmp_
     assert Image.open(image).size == (64, 64)  # a normal request after the whole corpus
 
 
+@pytest.mark.slow
 def test_served_app_takes_a_photo_of_90_megapixels(server, tmp_path):
     """Over Pillow's warning limit (89.5 MP), under its refusal limit (179 MP): accepted, and
     decoded no larger than the run needs."""

@@ -11,6 +11,8 @@ from nst.config import PRESETS, preset
 from nst.gatys import run_gatys
 from nst.quality import judge
 
+pytestmark = pytest.mark.slow  # full runs on the original network
+
 CONTENT, STYLE = "ui/images/tubingen.jpg", "ui/images/starry_night.jpg"
 
 

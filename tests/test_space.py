@@ -23,6 +23,7 @@ def test_readme_front_matter_is_a_space_config():
     assert set(meta["models"]) == catalog
 
 
+@pytest.mark.slow
 def test_importing_the_app_touches_no_gpu_and_loads_no_model():
     code = (
         "import torch, app, nst.vgg as v, nst.hub, nst.fast as fast, ui.cyclegan_handlers as handlers\n"

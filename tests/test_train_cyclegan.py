@@ -51,6 +51,7 @@ def _mean_rgb(images) -> np.ndarray:
     return np.mean([np.asarray(image, dtype=float).reshape(-1, 3).mean(0) for image in images], axis=0)
 
 
+@pytest.mark.slow
 def test_short_run_learns_the_mapping(dataset, tmp_path):
     out = tmp_path / "run"
     assert train(dataset, out, "--epochs", "15", "--decay-epochs", "0") == 0
@@ -81,6 +82,7 @@ def _export_weights(out: Path) -> dict:
         f"ba.{k}": v for k, v in load_file(out / "export" / "G_BA" / "model.safetensors").items()}}  # fmt: skip
 
 
+@pytest.mark.slow
 def test_resume_continues_exactly(dataset, tmp_path):
     args = ("--epochs", "2", "--decay-epochs", "1", "--checkpointing-steps", "3")
     assert train(dataset, tmp_path / "whole", *args) == 0
@@ -96,6 +98,7 @@ def test_resume_continues_exactly(dataset, tmp_path):
     assert sorted(p.name for p in (tmp_path / "cut").glob("checkpoint-*")) == ["checkpoint-12", "checkpoint-8", "checkpoint-9"]
 
 
+@pytest.mark.slow
 def test_killed_process_resumes(dataset, tmp_path):
     """A real SIGKILL in the middle of training, then --resume latest."""
     out = tmp_path / "run"
@@ -129,6 +132,7 @@ def test_workers_do_not_change_the_data(dataset):
     assert not torch.equal(data[0]["A"], UnpairedDataset(a, b, 36, 32, seed=3)[0]["A"])
 
 
+@pytest.mark.slow
 def test_two_process_run_with_accelerate_launch(dataset, tmp_path):
     out = tmp_path / "ddp"
     # --multi_gpu is Accelerate's torchrun launcher; on a machine without GPUs it starts CPU
@@ -190,6 +194,7 @@ def test_push_to_hub_builds_the_folder_and_calls(dataset, tmp_path, monkeypatch,
         assert (out / "export" / "G_AB" / "model.safetensors").is_file() and list(out.glob("checkpoint-*"))
 
 
+@pytest.mark.slow
 def test_data_folder_errors(tmp_path):
     root = make_dataset(tmp_path / "data", n=3, test=0)
     (root / "trainA" / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
@@ -275,6 +280,7 @@ def test_bad_options_are_rejected():
         CycleGANTrainConfig(lr_policy="cosine")
 
 
+@pytest.mark.slow
 def test_every_training_flag_has_help_text():
     """--help explains each recipe flag from the config's field comments."""
     from nst.config import GatysConfig, field_help
