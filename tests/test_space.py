@@ -4,6 +4,8 @@ import json
 import re
 import subprocess
 import sys
+
+import pytest
 from pathlib import Path
 
 from huggingface_hub import metadata_load
