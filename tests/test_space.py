@@ -4,10 +4,9 @@ import json
 import re
 import subprocess
 import sys
-
-import pytest
 from pathlib import Path
 
+import pytest
 from huggingface_hub import metadata_load
 
 ROOT = Path(__file__).resolve().parents[1]
