@@ -166,6 +166,7 @@ def run_cli(*args, home: Path):
                           text=True, timeout=300, env={"PATH": "/usr/bin:/bin", "HOME": str(home)})  # fmt: skip
 
 
+@pytest.mark.slow
 def test_cli_writes_the_image(tmp_path, image_files):
     content, style = image_files
     out = tmp_path / "out" / "fast.png"
@@ -178,6 +179,7 @@ def test_cli_writes_the_image(tmp_path, image_files):
 @pytest.mark.parametrize("change,message", [({"--content": "NOTIMAGE"}, "notes.png is not a readable image"),
                                             ({"--style": "missing.png"}, "image file not found: missing.png"),
                                             ({"--strength": "2"}, "strength must be in [0, 1]; got 2.0")])  # fmt: skip
+@pytest.mark.slow
 def test_cli_bad_input_is_one_line_and_status_2(tmp_path, image_files, change, message):
     content, style = image_files
     not_image = tmp_path / "notes.png"

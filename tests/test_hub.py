@@ -42,6 +42,7 @@ def offline_hub(tmp_path, monkeypatch):
     return cache
 
 
+@pytest.mark.slow
 def test_import_official_checkpoint_with_legacy_keys(tmp_path):
     reference = seeded(reference_generator(ngf=16, n_blocks=3), seed=5)
     state = with_legacy_instance_norm_keys(reference.state_dict(), reference)

@@ -67,6 +67,7 @@ def test_axes_parse_and_check():
         SweepConfig(Axis("pooling", ("max", "mean")), None, tiny_sweep().base).cells()
 
 
+@pytest.mark.slow
 def test_cli_sweep_writes_a_sheet_and_a_report(tmp_path, image_files):
     content, style = image_files
     result = subprocess.run(
@@ -147,6 +148,7 @@ def test_the_feed_forward_figure_puts_both_methods_on_one_sheet(experiments, con
     assert plot.count("init = fast, steps = 0") >= 1  # the one-point curve of the feed-forward picture is named
 
 
+@pytest.mark.slow
 def test_the_served_app_runs_a_sweep(tmp_path, tmp_path_factory, image_files):
     from gradio_client import Client, handle_file
 
