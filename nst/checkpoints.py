@@ -20,13 +20,10 @@ import torch
 from safetensors.torch import load_file
 
 from nst.cyclegan import ResnetGenerator
+from nst.errors import ModelLoadError
 
 # Keys that instance norm carried in old PyTorch versions; today's InstanceNorm2d has none.
 _LEGACY_SUFFIXES = ("running_mean", "running_var", "num_batches_tracked")
-
-
-class ModelLoadError(ValueError):
-    """A model source that cannot be served; the message says what to do about it."""
 
 
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Literal, get_args, get_origin, get_type_hints
 
 from nst.config import CHOICES, PRESETS, VGG_WEIGHTS_ENV, GatysConfig, InferencePrecision, field_help, preset
-from nst.checkpoints import ModelLoadError
+from nst.errors import ModelLoadError
 from nst.fast import FastConfig
 from nst.hub import DIRECTIONS
 from nst.vgg import VGGWeightsError

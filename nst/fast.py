@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from nst import color
-from nst.checkpoints import ModelLoadError
+from nst.errors import ModelLoadError
 from nst.config import PreserveColor
 from nst.images import ImageError, fit_long_side, image_to_tensor, load_image, tensor_to_image
 

@@ -30,7 +30,7 @@ from torch import nn
 
 from nst.checkpoints import ModelLoadError, build_generator, read_state_dict
 from nst.cyclegan import generator_class
-from nst.network import reachable
+from nst.online import reachable
 
 DIRECTIONS = ("AtoB", "BtoA")
 INDEX_FILE = "cyclegan.json"

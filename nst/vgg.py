@@ -30,7 +30,7 @@ from torch import nn
 from torchvision.models import VGG19_Weights
 from torchvision.models.vgg import cfgs, make_layers
 
-from nst.network import reachable
+from nst.online import reachable
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from PIL import Image
 
 from conftest import synthetic_image
 from nst import color
-from nst.checkpoints import ModelLoadError
+from nst.errors import ModelLoadError
 from nst.fast import FastConfig, fast_stylize, load_models
 from nst.images import ImageError, image_to_tensor, load_image
 

@@ -22,7 +22,7 @@ from safetensors.torch import save_file
 from hub_fixtures import (
     fill_hub_cache, huggan_generator, reference_generator, same_output, seeded, wild_generator, with_legacy_instance_norm_keys,
 )  # fmt: skip
-from nst import hub, network
+from nst import hub, online
 from nst.cyclegan import NLayerDiscriminator, ResnetGenerator
 from nst.hub import ModelLoadError, is_cached_or_reachable, load_generator, model_card, save_cyclegan, save_generator
 from nst.translate import translate
@@ -191,13 +191,13 @@ def unreachable_hub(tmp_path, monkeypatch):
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     for name in ("https_proxy", "HTTPS_PROXY"):
         monkeypatch.setenv(name, "http://127.0.0.1:9")
-    network.forget()
+    online.forget()
     yield cache
-    network.forget()
+    online.forget()
 
 
 def test_unreachable_hub_fails_in_seconds_and_serves_the_cache(tmp_path, unreachable_hub):
-    assert not network.reachable(constants.ENDPOINT)
+    assert not online.reachable(constants.ENDPOINT)
     with pytest.raises(ModelLoadError, match="not in the local Hub cache and the Hub cannot be reached"):
         load_generator("someone/never-downloaded")  # answered by the reachability probe, not after download retries
     assert not is_cached_or_reachable("someone/never-downloaded")

@@ -25,6 +25,15 @@ def test_readme_front_matter_is_a_space_config():
 
 
 @pytest.mark.slow
+def test_the_gatys_engine_imports_no_cyclegan_code():
+    """The techniques stand apart: Gatys (and the feed-forward networks it can start from) pulls in
+    neither the CycleGAN networks nor huggingface_hub."""
+    code = "import sys, nst.gatys, nst.fast\nprint(sorted(m for m in sys.modules if 'cyclegan' in m or 'huggingface' in m or m in ('nst.checkpoints', 'nst.hub')))"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and result.stdout.strip() == "[]", result.stdout + result.stderr[-2000:]
+
+
+@pytest.mark.slow
 def test_importing_the_app_touches_no_gpu_and_loads_no_model():
     code = (
         "import torch, app, nst.vgg as v, nst.hub, nst.fast as fast, ui.cyclegan_handlers as handlers\n"

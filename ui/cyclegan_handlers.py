@@ -11,7 +11,7 @@ import gradio as gr
 import spaces
 from PIL import Image
 
-from nst.checkpoints import ModelLoadError
+from nst.errors import ModelLoadError
 from nst.hub import load_generator
 from nst.images import ImageError
 from nst.translate import cycle_l1, prepare_generator, translate
