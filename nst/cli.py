@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 from typing import Literal, get_args, get_origin, get_type_hints
 
-from nst.config import CHOICES, PRESETS, VGG_WEIGHTS_ENV, GatysConfig, InferencePrecision, field_help, preset
+from nst.config import CHOICES, PRESETS, VGG_WEIGHTS_ENV, GatysConfig, field_help, preset
+from nst.device import InferencePrecision
 from nst.errors import ModelLoadError
 from nst.fast import FastConfig
 from nst.hub import DIRECTIONS

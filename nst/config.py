@@ -24,8 +24,6 @@ PreserveColor = Literal["none", "luminance", "histogram"]
 Device = Literal["auto", "cpu", "cuda", "mps"]
 Precision = Literal["auto", "fp32", "mixed", "bf16"]
 
-InferencePrecision = Literal["auto", "fp32", "bf16"]  # of CycleGAN inference (nst.device.inference_dtype)
-
 # Learning rate used when `lr` is None. LBFGS takes its step length from the curvature, so 1 is
 # its natural scale; Adam moves pixels in [0, 1] directly and needs a small step.
 DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.02}
@@ -119,9 +117,7 @@ class GatysConfig:
 
     def validate(self) -> None:
         """Raise ValueError with one clear sentence for the first bad option."""
-        for name, allowed in CHOICES.items():
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}")
+        check_choices(self, CHOICES)
         if not self.content_layers and not self.style_layers:
             raise ValueError("at least one content or style layer is needed")
         for layer in self.content_layers + self.style_layers:
@@ -184,11 +180,20 @@ PRESETS: dict[str, dict] = {
 }
 
 
-# {field name: allowed values} of every GatysConfig field typed as a Literal: the CLI's
-# choices, the app's radio buttons and validate() all read them from here.
-CHOICES: dict[str, tuple[str, ...]] = {
-    name: get_args(hint) for name, hint in get_type_hints(GatysConfig).items() if get_origin(hint) is Literal
-}
+def literal_choices(cls) -> dict[str, tuple[str, ...]]:
+    """{field name: allowed values} of every field of a config class typed as a Literal."""
+    return {name: get_args(hint) for name, hint in get_type_hints(cls).items() if get_origin(hint) is Literal}
+
+
+def check_choices(config, choices: dict[str, tuple[str, ...]]) -> None:
+    """Raise ValueError, in one sentence, for the first field whose value is not among its choices."""
+    for name, allowed in choices.items():
+        if getattr(config, name) not in allowed:
+            raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {getattr(config, name)!r}")
+
+
+# GatysConfig's choices: the CLI's, the app's radio buttons and validate() all read them from here.
+CHOICES = literal_choices(GatysConfig)
 
 
 def preset(name: str, **overrides) -> GatysConfig:

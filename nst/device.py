@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import Literal, get_args
 
 import torch
+
+from nst.config import Device, Precision
+
+InferencePrecision = Literal["auto", "fp32", "bf16"]  # of a network's forward pass (CycleGAN inference)
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -20,8 +25,8 @@ def resolve_device(name: str = "auto") -> torch.device:
         raise ValueError("device cuda was asked for, but no CUDA GPU is available")
     if name == "mps" and not torch.backends.mps.is_available():
         raise ValueError("device mps was asked for, but Apple's MPS backend is not available")
-    if name not in ("cpu", "cuda", "mps"):
-        raise ValueError(f"device must be auto, cpu, cuda or mps; got {name!r}")
+    if name not in get_args(Device):
+        raise ValueError(f"device must be one of {', '.join(get_args(Device))}; got {name!r}")
     return torch.device(name)
 
 
@@ -49,8 +54,8 @@ def inference_dtype(precision: str, device: torch.device) -> torch.dtype | None:
 
     "auto" means bf16 where bf16 is fast: fine for a single forward pass.
     """
-    if precision not in ("auto", "fp32", "bf16"):
-        raise ValueError(f"precision must be auto, fp32 or bf16; got {precision!r}")
+    if precision not in get_args(InferencePrecision):
+        raise ValueError(f"precision must be one of {', '.join(get_args(InferencePrecision))}; got {precision!r}")
     if precision == "auto":
         return torch.bfloat16 if has_fast_bf16(device) else None
     return torch.bfloat16 if precision == "bf16" else None
@@ -70,5 +75,5 @@ def vgg_dtypes(precision: str, device: torch.device) -> tuple[torch.dtype, torch
         "bf16": (torch.bfloat16, torch.bfloat16),
     }
     if precision not in dtypes:
-        raise ValueError(f"precision must be auto, fp32, mixed or bf16; got {precision!r}")
+        raise ValueError(f"precision must be one of {', '.join(get_args(Precision))}; got {precision!r}")
     return dtypes[precision]

@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from importlib.resources import files
-from typing import TYPE_CHECKING, Literal, get_args, get_origin, get_type_hints
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import torch
@@ -28,7 +28,7 @@ from PIL import Image
 
 from nst import color
 from nst.errors import ModelLoadError
-from nst.config import PreserveColor
+from nst.config import PreserveColor, check_choices, literal_choices
 from nst.images import ImageError, fit_long_side, image_to_tensor, load_image, tensor_to_image
 
 if TYPE_CHECKING:
@@ -52,9 +52,7 @@ class FastConfig:
     device: FastDevice = "auto"  # auto: CUDA when onnxruntime can use it (the onnxruntime-gpu build), else the CPU
 
     def __post_init__(self) -> None:
-        for name, allowed in FAST_CHOICES.items():
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}")
+        check_choices(self, FAST_CHOICES)
         if self.size < 16:
             raise ValueError(f"size must be at least 16 pixels; got {self.size}")
         if not 0 <= self.strength <= 1:
@@ -62,9 +60,7 @@ class FastConfig:
 
 
 # {field: allowed values} of FastConfig's Literal fields, for validation and the CLI's choices.
-FAST_CHOICES: dict[str, tuple[str, ...]] = {
-    name: get_args(hint) for name, hint in get_type_hints(FastConfig).items() if get_origin(hint) is Literal
-}
+FAST_CHOICES = literal_choices(FastConfig)
 
 
 @dataclass(frozen=True)

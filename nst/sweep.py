@@ -57,7 +57,7 @@ class Axis:
         name, _, values = text.partition("=")
         name = name.strip().replace("-", "_")
         if not values:
-            raise ValueError(f"--vary takes name=value,value,...; got {text!r}")
+            raise ValueError(f"an option to vary is written name=value,value,...; got {text!r}")
         hint = float if name == RATIO else get_type_hints(GatysConfig).get(name)
         if hint is None:
             return cls(name, ())  # refused by __post_init__, naming the option

@@ -27,7 +27,7 @@ def test_auto_is_mixed_only_where_bf16_is_fast(monkeypatch, fast, expected):
 
 
 def test_unknown_precisions_are_refused():
-    with pytest.raises(ValueError, match="auto, fp32, mixed or bf16"):
+    with pytest.raises(ValueError, match="precision must be one of auto, fp32, mixed, bf16; got .fp8."):
         vgg_dtypes("fp8", CPU)
-    with pytest.raises(ValueError, match="auto, fp32 or bf16"):
+    with pytest.raises(ValueError, match="precision must be one of auto, fp32, bf16; got .mixed."):
         inference_dtype("mixed", CPU)
