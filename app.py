@@ -1,8 +1,9 @@
 """Neural style transfer studio: the Gradio app, locally (`python app.py`) or as a Hugging Face Space.
 
-Only UI lives here: handlers turn control values into `nst` calls, then the Blocks layout wires
-them up. The Gatys controls are kept by GatysConfig field name (`gatys_controls`), so a new engine
-option is one config field plus one control. Models load lazily on first use and stay cached.
+Only the layout lives here: each tab's handlers are in ui/ (ui.gatys_handlers, ui.experiments,
+ui.cyclegan_handlers), and read nothing of it. The Gatys controls are kept by GatysConfig field
+name (`gatys_controls`), so a new engine option is one config field plus one control. Models load
+lazily on first use and stay cached.
 """
 
 from __future__ import annotations
@@ -10,155 +11,22 @@ from __future__ import annotations
 import argparse
 import math
 import os
-from typing import Any, get_origin, get_type_hints
 
 import gradio as gr
-import spaces
 
-from nst.config import CHOICES, DEFAULT_LR, PRESETS, VGG_WEIGHTS_ENV, GatysConfig, preset
-from nst.gatys import RunStopped, run_gatys
+from nst.config import CHOICES, DEFAULT_LR, PRESETS
 from nst.hub import DIRECTIONS
-from nst.images import ImageError
 from nst.sweep import STUDY_SWEEPS
-from nst.vgg import IMAGENET_FILE, VGG19_LAYER_NAMES, VGGWeightsError, imagenet_availability, imagenet_cache_path
+from nst.vgg import VGG19_LAYER_NAMES
 from ui.catalog import model_choices, model_info
 from ui.cyclegan_handlers import cyclegan, fetch_model, translate_frame
 from ui.examples import GATYS_PAIRS, example_files
 from ui.experiments import run_experiment, study_sweep
-from ui.loss_plot import LossHistory, loss_svg
+from ui.gatys_handlers import CONFIG_TYPES, DEFAULTS, RUN_OUTPUTS, preset_values, run_state, stopped_status, stylize, vgg_notice
 from ui.preview import LABEL as PREVIEW_LABEL, NOTE as PREVIEW_NOTE, preview
-from ui.widgets import PictureUpload, network_choices, new_result_path, open_upload, status_html, user_error
+from ui.widgets import PictureUpload, network_choices, status_html
 
-FRAMES = 20  # intermediate images streamed per run
 GRADIO_CACHE_CLEANUP = (3600, 24 * 3600)  # hourly, remove uploads and streamed frames older than a day
-DEFAULTS = GatysConfig()  # its vgg_weights: NST_VGG19_WEIGHTS, or the original network
-CONFIG_TYPES = get_type_hints(GatysConfig)
-
-# ----------------------------------------------------------------------------- Gatys handlers
-
-
-def gatys_config(values: dict[str, Any], second_style: bool) -> GatysConfig:
-    """The engine's config from control values by field name. Three controls are the UI's own:
-    log10_ratio (beta = alpha / 10 ** log10_ratio), network (vgg_weights) and the second style's share."""
-    fields = {name: _typed(name, value) for name, value in values.items() if name in CONFIG_TYPES and value is not None}
-    fields["beta"] = fields.get("alpha", DEFAULTS.alpha) / 10 ** float(values["log10_ratio"])
-    fields["lr"] = fields.get("lr") or None  # 0 in the box: the optimiser's default
-    fields["vgg_weights"] = values["network"]
-    if second_style:
-        share = float(values["style2_share"])
-        fields["style_blend_weights"] = (1.0 - share, share)
-    if int(fields.get("steps", 1)) < 1:
-        raise user_error("Steps must be at least 1.")
-    try:
-        return GatysConfig(**fields)
-    except ValueError as error:
-        raise user_error(error) from error
-
-
-def _typed(name: str, value: Any) -> Any:
-    """A control's value as the config field's type (sliders give floats, checkboxes lists)."""
-    hint = CONFIG_TYPES[name]
-    if hint in (int, float):
-        return hint(value)
-    return tuple(value) if get_origin(hint) is tuple else value
-
-
-def _gatys_gpu_seconds(**named) -> int:
-    """ZeroGPU time to reserve: 30 s plus 50 ms a step at 512 px (scaled by pixels), a wide
-    margin over a big GPU; not measured yet on ZeroGPU."""
-    return int(30 + int(named.get("steps") or 1) * (int(named.get("size") or 256) / 512) ** 2 * 0.05)
-
-
-@spaces.GPU(duration=_gatys_gpu_seconds)
-def stylize(**named):
-    """Stream (image, loss plot, PNG file, status, run state) about FRAMES times during the run.
-
-    Takes every control by name (`gatys_images` and `gatys_controls`): the images as file paths,
-    the rest as GatysConfig fields plus the UI's own log10_ratio, network and style2_share."""
-    if named["content"] is None or named["style"] is None:
-        raise user_error("Please upload a content image and a style image (or click an example).")
-    config = gatys_config(named, second_style=named.get("style2") is not None)
-    # uploads are decoded no larger than the run needs
-    content = open_upload(named["content"], "content", config.size)
-    style = open_upload(named["style"], "style", config.style_side())
-    style2 = open_upload(named.get("style2"), "second style", config.style_side())
-    result = new_result_path()
-    history, state = LossHistory(), run_state(0, config.steps)
-    loading = "Loading VGG19 and computing the targets..."
-    yield gr.skip(), gr.skip(), gr.skip(), status_html(loading, 0, config.steps), state
-    try:
-        styles = [style] if style2 is None else [style, style2]
-        for record in run_gatys(config, content, styles, image_every=max(1, config.steps // FRAMES)):
-            history.add(record)
-            if record.image is not None:
-                record.image.save(result)  # lossless, so Stop still leaves a PNG to download
-                state = run_state(record.step, config.steps)
-                text = f"Step {record.step} of {config.steps} · total loss {record.total:.4g} · {record.elapsed_s:.1f} s"
-                yield record.image, loss_svg(history), str(result), status_html(text, record.step, config.steps), state
-    except RunStopped as error:  # the last image with a finite loss stays on screen and downloadable
-        if error.last_image is not None:
-            error.last_image.save(result)
-        kept = gr.skip() if error.last_image is None else error.last_image
-        ended = run_state(state["step"], config.steps, running=False)
-        yield kept, gr.skip(), str(result) if error.last_image else gr.skip(), status_html(f"Stopped: {error}"), ended
-        raise user_error(error, duration=None) from error
-    except (VGGWeightsError, ImageError, ValueError) as error:
-        ended = run_state(state["step"], config.steps, running=False)
-        yield gr.skip(), gr.skip(), gr.skip(), status_html(f"Not run: {error}"), ended
-        raise user_error(error, duration=None) from error
-    except Exception:  # a bug: the status says so, and gradio logs the traceback
-        failed = "Failed: an internal error (see the server log)."
-        yield gr.skip(), gr.skip(), gr.skip(), status_html(failed), run_state(state["step"], config.steps, running=False)
-        raise
-    done = f"Done: {config.steps} steps in {record.elapsed_s:.1f} s. Download the PNG below the plot."
-    ended = run_state(config.steps, config.steps, running=False)
-    yield gr.skip(), gr.skip(), gr.skip(), status_html(done, config.steps, config.steps), ended
-
-
-def run_state(step: int, steps: int, running: bool = True) -> dict:
-    """Where the run is, for Stop's message (gr.State); `running` is False once it has ended."""
-    return {"step": step, "steps": steps, "running": running}
-
-
-def stopped_status(state: dict):
-    """The status after Stop: where the run stopped, or nothing new if no run was going on."""
-    if not state.get("running"):
-        return gr.skip()
-    return status_html(f"Stopped at step {state['step']} of {state['steps']}; the image so far is shown above "
-                       "and can be downloaded.", state["step"], state["steps"])  # fmt: skip
-
-
-def preset_values(name: str) -> dict:
-    """{control: value} for every control a preset decides, by config field name."""
-    config = preset(name)
-    values = {control: getattr(config, field) for field, control in gatys_controls.items() if field in CONFIG_TYPES}
-    values[gatys_controls["log10_ratio"]] = round(math.log10(config.alpha / config.beta), 2)
-    values[gatys_controls["lr"]] = config.lr or 0
-    return {control: list(v) if isinstance(v, tuple) else v for control, v in values.items()}
-
-
-def vgg_notice(network: str):
-    """What the tab says next to the Network choice, and whether to offer the original network in
-    one click (when torchvision's is chosen but can be neither found nor downloaded)."""
-    if network != "torchvision":
-        return NETWORK_NOTES.get(network, f"VGG19 weights from the file `{network}` ({VGG_WEIGHTS_ENV})."), gr.update(visible=False)
-    availability = imagenet_availability()
-    if availability == "cached":
-        return "torchvision's VGG19: on this machine.", gr.update(visible=False)
-    if availability == "downloadable":
-        return f"torchvision's VGG19: downloads once on the first run ({IMAGENET_FILE}, 548 MB).", gr.update(visible=False)
-    return (
-        "**torchvision's VGG19 is not on this machine and cannot be downloaded (offline).** Use the original network "
-        f"(no download), or put `{IMAGENET_FILE}` in `{imagenet_cache_path().parent}` and reload.",
-        gr.update(visible=True),
-    )
-
-
-NETWORK_NOTES = {
-    "original": "The original VGG19 (Simonyan & Zisserman's weights, which Gatys et al. used): built in, no download.",
-    "random": "Random VGG19 weights: the study's control. Its pictures stay near the photo: they are not style transfer.",
-}
-
 
 # ----------------------------------------------------------------------------- layout
 
@@ -240,8 +108,9 @@ with gr.Blocks(title="Neural style transfer studio", delete_cache=GRADIO_CACHE_C
         gr.Examples([[str(examples[c]), str(examples[s])] for c, s in GATYS_PAIRS], [gatys_images["content"], gatys_images["style"]],
                     label="Examples: photos (Tübingen; scikit-image's) and the paintings style-transfer papers use",
                     elem_id="gatys-examples")  # fmt: skip
+        run_outputs = {"image": result, "plot": loss_plot, "download": download, "status": status, "state": progress_state}
         run_event = run_btn.click(stylize, inputs_kwargs={**gatys_images, **gatys_controls},
-                                  outputs=[result, loss_plot, download, status, progress_state], api_name="gatys",
+                                  outputs=[run_outputs[name] for name in RUN_OUTPUTS], api_name="gatys",
                                   concurrency_id="gpu", concurrency_limit=1, **NO_PROGRESS_OVERLAY)  # fmt: skip
         # the status is written after the cancel has gone through, so nothing from the run overwrites it
         # the instant preview: when either image or the strength changes (an example sets both images)
@@ -250,7 +119,8 @@ with gr.Blocks(title="Neural style transfer studio", delete_cache=GRADIO_CACHE_C
               outputs=preview_image, api_name="preview", trigger_mode="always_last", **NO_PROGRESS_OVERLAY)  # fmt: skip
         stop_btn.click(None, cancels=[run_event], api_name=False).then(stopped_status, progress_state, status, api_name=False,
                                                                        **NO_PROGRESS_OVERLAY)  # fmt: skip
-        preset_in.change(preset_values, preset_in, {c for f, c in gatys_controls.items() if f in CONFIG_TYPES or f in ("log10_ratio",)},
+        preset_fields = tuple(f for f in gatys_controls if f in CONFIG_TYPES or f == "log10_ratio")
+        preset_in.change(lambda name: preset_values(name, preset_fields), preset_in, [gatys_controls[f] for f in preset_fields],
                          api_name=False)  # fmt: skip
         use_original_btn.click(lambda: "original", None, network_in, api_name=False)
         network_in.change(vgg_notice, network_in, [vgg_note, use_original_btn], api_name=False, **NO_PROGRESS_OVERLAY)

@@ -27,6 +27,7 @@ from nst.images import image_to_tensor
 from nst.hub import model_card, save_cyclegan, save_generator
 from nst.translate import prepare_generator, translate
 from nst.vgg import VGGWeightsError
+from ui import gatys_handlers
 from ui import cyclegan_handlers
 
 gr = pytest.importorskip("gradio")
@@ -127,11 +128,11 @@ def test_offline_vgg_error_reads_whole(app, image_files, monkeypatch):
 
 
 def test_preset_fills_controls_by_name(app):
-    values = {name: app.preset_values("gatys2015")[control] for name, control in app.gatys_controls.items()
-              if control in app.preset_values("gatys2015")}  # fmt: skip
+    names = tuple(f for f in app.gatys_controls if f in gatys_handlers.CONFIG_TYPES or f == "log10_ratio")
+    values = dict(zip(names, gatys_handlers.preset_values("gatys2015", names)))
     assert values["alpha"] == 1.0 and values["log10_ratio"] == -2.0 and values["init"] == "noise"
     assert values["style_layers"] == ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"] and values["levels"] == 2
-    config = app.gatys_config({**values, "network": "random"}, second_style=False)
+    config = gatys_handlers.gatys_config({**values, "network": "random"}, second_style=False)
     assert config == preset("gatys2015", vgg_weights="random")
 
 
@@ -177,13 +178,13 @@ def test_fast_init_is_offered_and_runs(app, image_files):
     assert np.array_equal(np.asarray(frames[0][0]), np.asarray(expected))  # step 0: the feed-forward picture
 
 
-def test_vgg_notice_offers_the_original_network_when_torchvisions_cannot_be_had(app, monkeypatch):
-    monkeypatch.setattr(app, "imagenet_availability", lambda: "unreachable")
-    text, button = app.vgg_notice("torchvision")
+def test_vgg_notice_offers_the_original_network_when_torchvisions_cannot_be_had(monkeypatch):
+    monkeypatch.setattr(gatys_handlers, "imagenet_availability", lambda: "unreachable")
+    text, button = gatys_handlers.vgg_notice("torchvision")
     assert "cannot be downloaded" in text and "original network" in text and button["visible"] is True
-    monkeypatch.setattr(app, "imagenet_availability", lambda: "cached")
-    assert app.vgg_notice("torchvision")[1]["visible"] is False
-    text, button = app.vgg_notice("original")  # needs no download: no probe, no button
+    monkeypatch.setattr(gatys_handlers, "imagenet_availability", lambda: "cached")
+    assert gatys_handlers.vgg_notice("torchvision")[1]["visible"] is False
+    text, button = gatys_handlers.vgg_notice("original")  # needs no download: no probe, no button
     assert "no download" in text and button["visible"] is False
 
 

@@ -1,0 +1,152 @@
+"""The Gatys tab's handlers: control values, by GatysConfig field name, into nst calls, and
+the run's outputs by name (RUN_OUTPUTS). The layout in app.py wires them; nothing here reads it."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, get_origin, get_type_hints
+
+import gradio as gr
+import spaces
+
+from nst.config import VGG_WEIGHTS_ENV, GatysConfig, preset
+from nst.gatys import RunStopped, run_gatys
+from nst.images import ImageError
+from nst.vgg import IMAGENET_FILE, VGGWeightsError, imagenet_availability, imagenet_cache_path
+from ui.loss_plot import LossHistory, loss_svg
+from ui.widgets import new_result_path, open_upload, status_html, user_error
+
+FRAMES = 20  # intermediate images streamed per run
+DEFAULTS = GatysConfig()  # its vgg_weights: NST_VGG19_WEIGHTS, or the original network
+CONFIG_TYPES = get_type_hints(GatysConfig)
+RUN_OUTPUTS = ("image", "plot", "download", "status", "state")  # what a run updates, in the order the layout lists them
+
+
+
+def gatys_config(values: dict[str, Any], second_style: bool) -> GatysConfig:
+    """The engine's config from control values by field name. Three controls are the UI's own:
+    log10_ratio (beta = alpha / 10 ** log10_ratio), network (vgg_weights) and the second style's share."""
+    fields = {name: _typed(name, value) for name, value in values.items() if name in CONFIG_TYPES and value is not None}
+    fields["beta"] = fields.get("alpha", DEFAULTS.alpha) / 10 ** float(values["log10_ratio"])
+    fields["lr"] = fields.get("lr") or None  # 0 in the box: the optimiser's default
+    fields["vgg_weights"] = values["network"]
+    if second_style:
+        share = float(values["style2_share"])
+        fields["style_blend_weights"] = (1.0 - share, share)
+    if int(fields.get("steps", 1)) < 1:
+        raise user_error("Steps must be at least 1.")
+    try:
+        return GatysConfig(**fields)
+    except ValueError as error:
+        raise user_error(error) from error
+
+
+def _typed(name: str, value: Any) -> Any:
+    """A control's value as the config field's type (sliders give floats, checkboxes lists)."""
+    hint = CONFIG_TYPES[name]
+    if hint in (int, float):
+        return hint(value)
+    return tuple(value) if get_origin(hint) is tuple else value
+
+
+def _gatys_gpu_seconds(**named) -> int:
+    """ZeroGPU time to reserve: 30 s plus 50 ms a step at 512 px (scaled by pixels), a wide
+    margin over a big GPU; not measured yet on ZeroGPU."""
+    return int(30 + int(named.get("steps") or 1) * (int(named.get("size") or 256) / 512) ** 2 * 0.05)
+
+
+def _outputs(**values) -> tuple:
+    """The run's outputs in RUN_OUTPUTS order, by name; an output not named is left as it is."""
+    return tuple(values.get(name, gr.skip()) for name in RUN_OUTPUTS)
+
+
+@spaces.GPU(duration=_gatys_gpu_seconds)
+def stylize(**named):
+    """Stream the RUN_OUTPUTS (image, loss plot, PNG file, status, run state) about FRAMES times
+    during the run.
+
+    Takes every control by name (`gatys_images` and `gatys_controls`): the images as file paths,
+    the rest as GatysConfig fields plus the UI's own log10_ratio, network and style2_share."""
+    if named["content"] is None or named["style"] is None:
+        raise user_error("Please upload a content image and a style image (or click an example).")
+    config = gatys_config(named, second_style=named.get("style2") is not None)
+    # uploads are decoded no larger than the run needs
+    content = open_upload(named["content"], "content", config.size)
+    style = open_upload(named["style"], "style", config.style_side())
+    style2 = open_upload(named.get("style2"), "second style", config.style_side())
+    result = new_result_path()
+    history, state = LossHistory(), run_state(0, config.steps)
+    loading = "Loading VGG19 and computing the targets..."
+    yield _outputs(status=status_html(loading, 0, config.steps), state=state)
+    try:
+        styles = [style] if style2 is None else [style, style2]
+        for record in run_gatys(config, content, styles, image_every=max(1, config.steps // FRAMES)):
+            history.add(record)
+            if record.image is not None:
+                record.image.save(result)  # lossless, so Stop still leaves a PNG to download
+                state = run_state(record.step, config.steps)
+                text = f"Step {record.step} of {config.steps} · total loss {record.total:.4g} · {record.elapsed_s:.1f} s"
+                yield _outputs(image=record.image, plot=loss_svg(history), download=str(result),
+                               status=status_html(text, record.step, config.steps), state=state)  # fmt: skip
+    except RunStopped as error:  # the last image with a finite loss stays on screen and downloadable
+        if error.last_image is not None:
+            error.last_image.save(result)
+        kept = {} if error.last_image is None else {"image": error.last_image, "download": str(result)}
+        ended = run_state(state["step"], config.steps, running=False)
+        yield _outputs(**kept, status=status_html(f"Stopped: {error}"), state=ended)
+        raise user_error(error, duration=None) from error
+    except (VGGWeightsError, ImageError, ValueError) as error:
+        ended = run_state(state["step"], config.steps, running=False)
+        yield _outputs(status=status_html(f"Not run: {error}"), state=ended)
+        raise user_error(error, duration=None) from error
+    except Exception:  # a bug: the status says so, and gradio logs the traceback
+        failed = "Failed: an internal error (see the server log)."
+        yield _outputs(status=status_html(failed), state=run_state(state["step"], config.steps, running=False))
+        raise
+    done = f"Done: {config.steps} steps in {record.elapsed_s:.1f} s. Download the PNG below the plot."
+    ended = run_state(config.steps, config.steps, running=False)
+    yield _outputs(status=status_html(done, config.steps, config.steps), state=ended)
+
+
+def run_state(step: int, steps: int, running: bool = True) -> dict:
+    """Where the run is, for Stop's message (gr.State); `running` is False once it has ended."""
+    return {"step": step, "steps": steps, "running": running}
+
+
+def stopped_status(state: dict):
+    """The status after Stop: where the run stopped, or nothing new if no run was going on."""
+    if not state.get("running"):
+        return gr.skip()
+    return status_html(f"Stopped at step {state['step']} of {state['steps']}; the image so far is shown above "
+                       "and can be downloaded.", state["step"], state["steps"])  # fmt: skip
+
+
+def preset_values(name: str, controls: tuple[str, ...]) -> tuple:
+    """The values a preset gives the named controls (GatysConfig fields, or log10_ratio), in order."""
+    config = preset(name)
+    values = {"log10_ratio": round(math.log10(config.alpha / config.beta), 2), "lr": config.lr or 0}
+    values = [values[c] if c in values else getattr(config, c) for c in controls]
+    return tuple(list(v) if isinstance(v, tuple) else v for v in values)
+
+
+def vgg_notice(network: str):
+    """What the tab says next to the Network choice, and whether to offer the original network in
+    one click (when torchvision's is chosen but can be neither found nor downloaded)."""
+    if network != "torchvision":
+        return NETWORK_NOTES.get(network, f"VGG19 weights from the file `{network}` ({VGG_WEIGHTS_ENV})."), gr.update(visible=False)
+    availability = imagenet_availability()
+    if availability == "cached":
+        return "torchvision's VGG19: on this machine.", gr.update(visible=False)
+    if availability == "downloadable":
+        return f"torchvision's VGG19: downloads once on the first run ({IMAGENET_FILE}, 548 MB).", gr.update(visible=False)
+    return (
+        "**torchvision's VGG19 is not on this machine and cannot be downloaded (offline).** Use the original network "
+        f"(no download), or put `{IMAGENET_FILE}` in `{imagenet_cache_path().parent}` and reload.",
+        gr.update(visible=True),
+    )
+
+
+NETWORK_NOTES = {
+    "original": "The original VGG19 (Simonyan & Zisserman's weights, which Gatys et al. used): built in, no download.",
+    "random": "Random VGG19 weights: the study's control. Its pictures stay near the photo: they are not style transfer.",
+}
