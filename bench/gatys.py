@@ -1,28 +1,24 @@
 """Benchmark: our Gatys engine against the textbook baseline (bench/baseline_gatys.py), in one run.
 
-    python -m bench.gatys                 # full run (or python bench/gatys.py): about 40 minutes on 2 cores
+    python -m bench.gatys                 # full run: about 40 minutes on 2 cores
     python -m bench.gatys --quick         # small sizes, a smoke test of the script
 
 Prints tables and writes bench/results/gatys-<cpu|gpu>.json. Speed is always a ratio against the
 baseline measured in the same run (interleaved repeats, medians), on the same images, size,
 layers and VGG19 weights. Losses are compared with one fp32 evaluator (the baseline's loss), so
-precision tricks cannot flatter the numbers. Uses the pretrained VGG19 when it is available
-(NST_VGG19_WEIGHTS or torch's cache), else a seeded random one, and says which.
+precision tricks cannot flatter the numbers. Runs on the original VGG19 (nst.vgg), or the
+network NST_VGG19_WEIGHTS names, and says which.
 """
 
 from __future__ import annotations
 
 import functools
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import torch
 from PIL import Image
-
-if __package__ in (None, ""):  # run as `python bench/gatys.py`: the project's root is not on the path
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.baseline_gatys import CONTENT_LAYERS, STYLE_LAYERS, TextbookLoss, TextbookVGG, textbook_stylize
 from bench.common import SHARED_IMAGES, interleaved, machine, parse_bench_args, print_table, result_path, sync, timed, write_json

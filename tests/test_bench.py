@@ -22,8 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ])  # fmt: skip
 def test_bench_script_quick_run(tmp_path, script, keys):
     # --device cpu: the GPU sections are skipped, and the script must say so
-    # bench/gatys.py runs as a file too, the command the Performance section gives
-    command = [sys.executable, "bench/gatys.py"] if script == "gatys" else [sys.executable, "-m", f"bench.{script}"]
+    command = [sys.executable, "-m", f"bench.{script}"]  # as the README's Performance section runs them
     result = subprocess.run([*command, "--quick", "--device", "cpu", "--out", str(tmp_path)],
                             cwd=ROOT, capture_output=True, text=True, timeout=600,
                             env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})  # fmt: skip
