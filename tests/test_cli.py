@@ -42,8 +42,10 @@ def test_gatys_end_to_end_with_json_log(tmp_path, image_files):
     assert data["config"]["style_blend_weights"] == [2.0, 1.0]
     assert [entry["step"] for entry in data["steps"]] == list(range(7))
     first = data["steps"][0]
-    assert set(first) == {"step", "content", "style", "tv", "total", "elapsed_s"}
+    assert set(first) == {"step", "content", "style", "tv", "total", "weighted", "elapsed_s"}
     assert first["total"] == pytest.approx(10 * first["content"] + 1e6 * first["style"] + 1e-3 * first["tv"], rel=1e-5)
+    assert first["weighted"] == pytest.approx({"content": 10 * first["content"], "style": 1e6 * first["style"],
+                                               "tv": 1e-3 * first["tv"]}, rel=1e-5)  # fmt: skip
 
 
 def test_preset_with_override(tmp_path, image_files):
