@@ -91,9 +91,10 @@ def _looks_like_path(source: str) -> bool:
     )
 
 
-def direction_labels(index: dict) -> dict[str, str]:
-    """{"AtoB": "a → b", "BtoA": "b → a"} from the domain names in a cyclegan.json index."""
-    a, b = index.get("domain_a", "A"), index.get("domain_b", "B")
+def direction_labels(index: dict | None = None) -> dict[str, str]:
+    """{"AtoB": "a → b", "BtoA": "b → a"} from the domain names in a cyclegan.json index (A and
+    B where it names none): every "A → B" label the app shows comes from here."""
+    a, b = (index or {}).get("domain_a", "A"), (index or {}).get("domain_b", "B")
     return {"AtoB": f"{a} → {b}", "BtoA": f"{b} → {a}"}
 
 

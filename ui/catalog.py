@@ -10,7 +10,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from nst.hub import CHECKPOINT_SUFFIXES, DIRECTIONS, INDEX_FILE, direction_labels, is_cached_or_reachable
+from nst.hub import CHECKPOINT_SUFFIXES, INDEX_FILE, direction_labels, is_cached_or_reachable
 
 DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 
@@ -45,7 +45,7 @@ def local_checkpoints(directory: Path | None = None) -> list[CatalogEntry]:
             try:
                 labels = direction_labels(json.loads((path / INDEX_FILE).read_text()))
             except (ValueError, AttributeError):  # a broken index: offered anyway, loading says what is wrong
-                labels = {"AtoB": "A → B", "BtoA": "B → A"}
+                labels = direction_labels()
             entries.append(CatalogEntry(f"{path.name} (local)", str(path), labels))
         elif path.is_dir() and (path / "config.json").is_file():
             entries.append(CatalogEntry(f"{path.name} (local)", str(path)))
@@ -73,7 +73,7 @@ def model_info(source: str):
     """The direction radio for a model (labelled from the catalog) and a note about the model:
     what it is, and how to get one when it is neither on this machine nor reachable."""
     entry = _entry(source)
-    labels = entry.directions if entry else {d: d.replace("to", " → ") for d in DIRECTIONS}
+    labels = entry.directions if entry else direction_labels()
     choices = [(f"{direction}: {label}", direction) for direction, label in labels.items()]
     note = f"{entry.description} Licence: {entry.license or 'see the model card'}." if entry and entry.description else ""
     if source and not is_cached_or_reachable(str(source).strip()):

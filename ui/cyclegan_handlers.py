@@ -12,7 +12,7 @@ import spaces
 from PIL import Image
 
 from nst.errors import ModelLoadError
-from nst.hub import load_generator
+from nst.hub import direction_labels, load_generator
 from nst.images import ImageError
 from nst.translate import cycle_l1, prepare_generator, translate
 from ui.widgets import open_upload, status_html, user_error
@@ -82,7 +82,8 @@ def _loads(source: str, direction: str) -> bool:
 
 def _cycle_view(image: Image.Image, output: Image.Image, reconstruction: Image.Image | None, direction: str):
     """(gallery items, note) of the cycle x -> G(x) -> F(G(x))."""
-    there, back = ("A → B", "B → A") if direction == "AtoB" else ("B → A", "A → B")
+    labels = direction_labels()
+    there, back = labels[direction], labels["BtoA" if direction == "AtoB" else "AtoB"]
     if reconstruction is None:
         note = ("No cycle to show: this model has a single generator, so nothing brings the translation back. "
                 "Models with both directions (G_AB/ and G_BA/) show input, translation and reconstruction here.")  # fmt: skip
