@@ -93,7 +93,8 @@ with gr.Blocks(title="Neural style transfer studio", delete_cache=GRADIO_CACHE_C
                 gatys_controls["noise_ratio"] = gr.Slider(0, 1, value=DEFAULTS.noise_ratio, step=0.05, label="Noise ratio (noisy-content)")
             with gr.Row():
                 gatys_controls["optimizer"] = gr.Radio(CHOICES["optimizer"], value=DEFAULTS.optimizer, label="Optimiser")
-                gatys_controls["lr"] = gr.Number(value=0, minimum=0, label=f"Learning rate (0: the optimiser's default, {DEFAULT_LR})")
+                gatys_controls["lr"] = gr.Number(value=0, minimum=0, label="Learning rate (0: the optimiser's own, "
+                                                 + ", ".join(f"{name} {lr:g}" for name, lr in DEFAULT_LR.items()) + ")")
                 gatys_controls["scheduler"] = gr.Radio(CHOICES["scheduler"], value=DEFAULTS.scheduler, label="LR scheduler")
             with gr.Row():
                 gatys_controls["tv_weight"] = gr.Number(value=DEFAULTS.tv_weight, label="Total-variation weight", minimum=0)

@@ -169,7 +169,7 @@ def _add_sweep(subparsers) -> None:
 
 
 def _run_sweep(args: argparse.Namespace) -> None:
-    from nst.sweep import Axis, SweepConfig, contact_sheet, run_sweep, save_report
+    from nst.sweep import Axis, SweepConfig, contact_sheet, quality_caption, run_sweep, save_report
 
     if len(args.vary) > 2:
         raise ValueError("--vary at most twice: rows and columns")
@@ -179,14 +179,14 @@ def _run_sweep(args: argparse.Namespace) -> None:
     cells = []
     for cell in run_sweep(sweep, args.content, args.style):
         cells.append(cell)
-        print(f"cell {len(cells)}/{planned}: {sweep.label(cell)}: loss {cell.losses[-1]['total']:.4g}",
-              file=sys.stderr, flush=True)  # fmt: skip
+        print(f"cell {len(cells)}/{planned}: {sweep.label(cell)}: loss {cell.losses[-1]['total']:.4g}, "
+              f"{quality_caption(cell.quality)}", file=sys.stderr, flush=True)  # fmt: skip
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     contact_sheet(sweep, cells).save(out)
     if args.json:
         save_report(sweep, cells, Path(args.json))
-    print(f"saved {out}")
+    print(f"saved {out}" + (f" and {args.json}" if args.json else ""))
 
 
 def add_hub_flags(parser) -> None:

@@ -356,3 +356,9 @@ def test_webcam_frames_come_back_at_the_cameras_size(app, generator_dir):
     _, _, later = translate_frame(frame, str(folder), "AtoB", {"seconds": 1.0})
     assert 0.8 < later["seconds"] < 1.0  # 0.8 of the old 1 s plus 0.2 of this frame's time: an exponential average
     assert translate_frame(None, str(folder), "AtoB", state)[2] is state  # no frame yet: nothing changes
+
+
+def test_labels_read_as_words_not_python(app):
+    """A person reads "lbfgs 1, adam 0.02", not a dict."""
+    label = app.gatys_controls["lr"].label
+    assert "lbfgs 1, adam 0.02" in label and "{" not in label and "'" not in label.replace("optimiser's", "")

@@ -79,6 +79,8 @@ def test_cli_sweep_writes_a_sheet_and_a_report(tmp_path, image_files):
     assert [line.split(":")[0] for line in result.stderr.splitlines() if line.startswith("cell")] == [
         "cell 1/4", "cell 2/4", "cell 3/4", "cell 4/4"]  # fmt: skip
     assert len(json.loads((tmp_path / "r.json").read_text())["cells"]) == 4 and (tmp_path / "sheet.png").is_file()
+    assert result.stdout.strip() == f"saved {tmp_path / 'sheet.png'} and {tmp_path / 'r.json'}"  # both files it wrote
+    assert all(" · edges " in line for line in result.stderr.splitlines() if line.startswith("cell"))  # each cell judged
     bad = subprocess.run([sys.executable, "-m", "nst", "sweep", "--content", str(content), "--style", str(style),
                           "--vary", "colour=1,2", "--out", str(tmp_path / "x.png")], cwd=ROOT, capture_output=True, text=True)  # fmt: skip
     assert bad.returncode == 2 and bad.stderr.strip().startswith("error: cannot vary 'colour'")
