@@ -7,6 +7,7 @@ boundary, recording the repo and upload calls the script makes.
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -292,3 +293,21 @@ def test_every_training_flag_has_help_text():
     assert field_help(GatysConfig)["size"] == "long side of the output in pixels; the content's aspect ratio is kept"
     result = subprocess.run([sys.executable, "train/cyclegan.py", "--help"], cwd=ROOT, capture_output=True, text=True)
     assert "discriminator updates per generator update" in " ".join(result.stdout.split())
+
+
+@pytest.mark.slow
+def test_without_the_training_extras_help_says_what_to_install():
+    """In the app's environment (no accelerate), the script says what to install, in one line."""
+    code = ("import runpy, sys; sys.modules['accelerate'] = None; sys.argv = ['cyclegan.py', '--help']; "
+            "runpy.run_path('train/cyclegan.py', run_name='__main__')")  # fmt: skip
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == "error: CycleGAN training needs the accelerate package: pip install -r requirements-train.txt"
+
+
+def test_data_workers_default_to_no_more_than_the_cpus(monkeypatch):
+    """On a 2-core machine, 2 workers, not 4 (torch warns about more workers than CPUs)."""
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert train_cyclegan.parse_args(["--dataset", "x"]).num_workers == 2
+    monkeypatch.setattr(os, "cpu_count", lambda: 16)
+    assert train_cyclegan.parse_args(["--dataset", "x"]).num_workers == 4

@@ -16,14 +16,19 @@ import argparse
 import dataclasses
 import json
 import logging
+import os
 import sys
 import typing
 from pathlib import Path
 
 import torch
-from accelerate import Accelerator
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
+
+try:
+    from accelerate import Accelerator
+except ImportError as error:  # the app's requirements.txt has no training extras: say so, not a traceback
+    sys.exit(f"error: CycleGAN training needs the {error.name} package: pip install -r requirements-train.txt")
 
 from nst.cyclegan_data import DataError, UnpairedDataset, folder_domains, load_domains
 from nst.cyclegan_training import (
@@ -49,7 +54,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     data.add_argument("--split", default="train", help="dataset split (default: train)")
     data.add_argument("--domain-a-name", default="A", help="name of domain A for labels and the model card")
     data.add_argument("--domain-b-name", default="B", help="name of domain B for labels and the model card")
-    data.add_argument("--num-workers", type=int, default=4, help="data loader workers (default: 4)")
+    data.add_argument("--num-workers", type=int, default=min(4, os.cpu_count() or 1),
+                      help="data loader workers (default: 4, or the CPU count if smaller)")  # fmt: skip
     recipe = parser.add_argument_group("recipe (defaults of the reference implementation)")
     defaults, hints = CycleGANTrainConfig(), typing.get_type_hints(CycleGANTrainConfig)
     helps = field_help(CycleGANTrainConfig)  # the config's field comments
