@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import gradio as gr
 import numpy as np
 import pytest
 from PIL import Image
@@ -166,3 +167,19 @@ def test_the_served_app_runs_a_sweep(tmp_path, tmp_path_factory, image_files):
         assert len(gallery) == 4 and "4 of 4 cells done" in status and len(files) == 2
     finally:
         next(server, None)
+
+
+def test_a_sweep_that_cannot_start_says_not_run(experiments, image_files, monkeypatch):
+    """torchvision's network offline: nothing ran, so the status says "Not run", not "Stopped after 0 cells"."""
+    from nst.vgg import VGGWeightsError
+
+    def offline(source):
+        raise VGGWeightsError("Could not download torchvision's VGG19 weights")
+
+    monkeypatch.setattr(gatys, "load_vgg19", offline)
+    content, style = map(str, image_files)
+    outputs = []
+    with pytest.raises(gr.Error, match="Could not download"):
+        for output in experiments.run_experiment(content, style, "log10_ratio=-2,-4", "", 64, 3, "torchvision"):
+            outputs.append(output)
+    assert "Not run: Could not download" in outputs[-1][3] and "Stopped after" not in outputs[-1][3]

@@ -52,7 +52,8 @@ def run_experiment(content: str | None, style: str | None, rows: str, columns: s
             files = [str(sheet_path), str(report_path)]
             yield list(gallery), sweep_svg(sweep, done), files, status_html(text, len(done), len(cells_planned))
     except (VGGWeightsError, ImageError, RunStopped, ValueError) as error:
-        yield gr.skip(), gr.skip(), gr.skip(), status_html(f"Stopped after {len(done)} cells: {error}")
+        where = f"Stopped after {len(done)} of {len(cells_planned)} cells" if done else "Not run"
+        yield gr.skip(), gr.skip(), gr.skip(), status_html(f"{where}: {error}")
         raise user_error(error, duration=None) from error
 
 
