@@ -35,6 +35,7 @@ CSS = """
 .run-status { display: flex; align-items: center; gap: 0.6em; min-height: 1.6em; }
 .run-status progress { width: 9em; flex: none; }
 #loss-plot svg, #sweep-plot svg { width: 100%; max-width: 760px; height: auto; }
+#loss-plot { min-width: min(320px, 100%) !important; }  /* gr.HTML drops min_width: on a phone the plot takes its own row */
 #preview [data-testid=block-label] { max-width: calc(100% - 44px); }  /* wraps before the download button */
 """
 NO_PROGRESS_OVERLAY = dict(show_progress="hidden")  # our own status line shows progress; outputs stay visible

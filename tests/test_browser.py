@@ -348,3 +348,23 @@ def test_the_webcam_is_translated_live(browser, served):
         page.screenshot(path=str(ARTIFACTS / "cyclegan-webcam.png"), full_page=True)
     finally:
         context.close()
+
+
+def test_on_a_phone_the_loss_plot_is_readable_after_a_run(browser, served):
+    """At 390 x 844 the plot gets its own row instead of a sliver beside the download box."""
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    page.goto(served.url)
+    page.locator("#run").wait_for(timeout=60_000)
+    upload_pair(page, EXAMPLES / "tubingen.jpg", EXAMPLES / "starry_night.jpg")
+    set_number(page, "steps", "4")
+    set_number(page, "size", "64")
+    page.locator("#run").click()
+    page.wait_for_function("document.querySelector('#status .run-status').innerText.startsWith('Done: 4 steps')",
+                           timeout=120_000)  # fmt: skip
+    page.locator("#loss-plot svg").scroll_into_view_if_needed()
+    width = page.evaluate("document.querySelector('#loss-plot svg').getBoundingClientRect().width")
+    assert width >= 300, width
+    assert on_top(page, "#loss-plot svg")["visible"]
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "gatys-phone.png"), full_page=True)
+    page.close()
