@@ -142,12 +142,12 @@ def fast_stylize(content, style, config: FastConfig | None = None) -> Image.Imag
         )
     models = load_models(config.device, torch.get_num_threads())  # the thread count the rest of nst uses
     content_t = image_to_tensor(content, size)  # (1, 3, H, W)
-    style_t = image_to_tensor(_centre_square(style), (STYLE_SIDE, STYLE_SIDE))
-    own_t = image_to_tensor(_centre_square(content), (STYLE_SIDE, STYLE_SIDE))
+    style_t = image_to_tensor(centre_square(style), (STYLE_SIDE, STYLE_SIDE))
+    own_t = image_to_tensor(centre_square(content), (STYLE_SIDE, STYLE_SIDE))
     content_in, style_in, own_in = _prepare_colours(config.preserve_color, content_t, style_t, own_t)
-    vector = _style_vector(models, style_in)
+    vector = predict_style(models, style_in)
     if config.strength < 1:
-        vector = config.strength * vector + (1 - config.strength) * _style_vector(models, own_in)
+        vector = config.strength * vector + (1 - config.strength) * predict_style(models, own_in)
     out = _transform(models, content_in, vector)
     if config.preserve_color == "luminance":
         out = color.combine_luminance(out, content_t)
@@ -156,7 +156,7 @@ def fast_stylize(content, style, config: FastConfig | None = None) -> Image.Imag
     return tensor_to_image(out)
 
 
-def _centre_square(image: Image.Image) -> Image.Image:
+def centre_square(image: Image.Image) -> Image.Image:
     """The largest centred square: P takes a square, and squashing would distort the strokes."""
     side = min(image.size)
     left, top = (image.width - side) // 2, (image.height - side) // 2
@@ -180,7 +180,7 @@ def _nhwc(image_t: torch.Tensor) -> np.ndarray:
     return image_t.permute(0, 2, 3, 1).contiguous().numpy()
 
 
-def _style_vector(models: FastModels, square_t: torch.Tensor) -> np.ndarray:
+def predict_style(models: FastModels, square_t: torch.Tensor) -> np.ndarray:
     """S = P(style): (1, 1, 1, 100)."""
     (name,) = (i.name for i in models.predictor.get_inputs())
     return models.predictor.run(None, {name: _nhwc(square_t)})[0]

@@ -3,9 +3,9 @@
 
 With safeguards=False, the same iterates as `torch.optim.LBFGS(max_iter=1, line_search_fn=None)`
 called once per step, with its tolerances off (tests/test_lbfgs.py checks this; see LBFGS for
-where it differs on purpose, and for the safeguards), but cheaper to run: torch's two-loop recursion is about 4m vector operations a step
-(400 kernel launches with a history of m = 100), which is what a Gatys step at 512 px spent most
-of its time on, on a GPU. Here the m stored pairs
+where it differs on purpose, and for the safeguards), but cheaper to run: torch's two-loop
+recursion is about 4m vector operations a step (400 kernel launches with a history of m = 100),
+which is what a Gatys step at 512 px spent most of its time on, on a GPU. Here the m stored pairs
 live in two (m, n) matrices S and Y, and a step is a handful of matrix products with them plus
 m x m algebra in float64.
 """
