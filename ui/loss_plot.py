@@ -29,10 +29,11 @@ class LossHistory:
     steps: list[int] = field(default_factory=list)
     terms: dict[str, list[float]] = field(default_factory=dict)  # {label: value at each step}
     level_starts: list[tuple[int, tuple[int, int]]] = field(default_factory=list)  # (first step, (H, W)) of each level after the first
+    size: tuple[int, int] | None = None  # (H, W) of the last step added
 
     def add(self, record) -> None:
         """Append one nst.gatys.StepRecord: its weighted terms and its total."""
-        if self.steps and record.size != self.size:
+        if self.size is not None and record.size != self.size:
             self.level_starts.append((record.step, record.size))
         self.size = record.size
         self.steps.append(record.step)
