@@ -14,14 +14,13 @@ import os
 
 import gradio as gr
 
-from nst.config import CHOICES, DEFAULT_LR, PRESETS
-from nst.hub import DIRECTIONS
-from nst.sweep import STUDY_SWEEPS
-from nst.vgg import VGG19_LAYER_NAMES
+from nst.cyclegan.hub import DIRECTIONS
+from nst.gatys.config import CHOICES, DEFAULT_LR, PRESETS
+from nst.gatys.vgg import VGG19_LAYER_NAMES
 from ui.catalog import model_choices, model_info
 from ui.cyclegan_handlers import cyclegan, fetch_model, translate_frame
 from ui.examples import GATYS_PAIRS, example_files
-from ui.experiments import run_experiment, study_sweep
+from ui.experiments import STUDY_SWEEPS, run_experiment, study_sweep
 from ui.gatys_handlers import CONFIG_TYPES, DEFAULTS, RUN_OUTPUTS, preset_values, run_state, stopped_status, stylize, vgg_notice
 from ui.preview import LABEL as PREVIEW_LABEL, NOTE as PREVIEW_NOTE, preview
 from ui.widgets import PictureUpload, network_choices, status_html

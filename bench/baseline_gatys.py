@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from nst.vgg import VGG19, VGG19_LAYER_NAMES, NetworkInput
+from nst.gatys.vgg import VGG19, VGG19_LAYER_NAMES, NetworkInput
 
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 CONTENT_LAYERS = ("relu4_2",)

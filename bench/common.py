@@ -15,6 +15,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_IMAGES = ROOT.parent / "shared" / "images"
+EXAMPLE_IMAGES = ROOT / "ui" / "images"  # the photo and paintings the app offers (512 px copies); read, not imported
 
 
 def parse_bench_args(description: str, add_arguments: Callable | None = None) -> argparse.Namespace:

@@ -21,12 +21,12 @@ from PIL import Image
 from torch import nn
 
 from bench.common import interleaved, machine, parse_bench_args, print_table, result_path, timed, write_json
-from nst.cyclegan import ResnetGenerator, init_weights
-from nst.cyclegan_training import (
+from nst.cyclegan.networks import ResnetGenerator, init_weights
+from nst.cyclegan.training import (
     CycleGANTrainConfig, Discriminators, Generators, ImagePool, training_step,
 )  # fmt: skip
+from nst.cyclegan.translate import WEBCAM_SIDE, prepare_generator, translate
 from nst.device import resolve_device
-from nst.translate import prepare_generator, translate
 
 
 def with_instance_norm(module: nn.Module) -> nn.Module:
@@ -42,8 +42,6 @@ def with_instance_norm(module: nn.Module) -> nn.Module:
 def webcam_fps(frames: int, device: str = "cpu") -> dict:
     """Frames per second of the CycleGAN tab's live webcam path (ui.cyclegan_handlers): a 640x480
     frame, translated at 256 px by a 9-block generator, shown back at 640x480."""
-    from ui.cyclegan_handlers import WEBCAM_SIDE
-
     torch.manual_seed(0)
     fast = prepare_generator(init_weights(ResnetGenerator()).eval(), device, "auto")
     frame = Image.fromarray(np.random.default_rng(0).integers(0, 255, (480, 640, 3), dtype=np.uint8))

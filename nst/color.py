@@ -6,7 +6,13 @@ All functions take and return (1, 3, H, W) RGB tensors in [0, 1] (YIQ tensors fo
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
+
+# none; luminance: transfer on the luminance only (section 3.1); histogram: match the style's colour
+# statistics to the content's first (section 3.2)
+PreserveColor = Literal["none", "luminance", "histogram"]
 
 # NTSC YIQ: Y is the luminance, I and Q carry the colour.
 _RGB_TO_YIQ = torch.tensor(

@@ -8,8 +8,8 @@ from typing import Literal, get_args
 
 import torch
 
-from nst.config import Device, Precision
-
+Device = Literal["auto", "cpu", "cuda", "mps"]  # where the Gatys engine runs; auto: cuda, then mps, then cpu
+Precision = Literal["auto", "fp32", "mixed", "bf16"]  # of the Gatys engine (vgg_dtypes)
 InferencePrecision = Literal["auto", "fp32", "bf16"]  # of a network's forward pass (CycleGAN inference)
 
 
@@ -64,7 +64,7 @@ def inference_dtype(precision: str, device: torch.device) -> torch.dtype | None:
 def vgg_dtypes(precision: str, device: torch.device) -> tuple[torch.dtype, torch.dtype]:
     """(forward, gradient) dtypes of the VGG convolutions for a Gatys `precision`.
 
-    fp32; mixed = fp32 features, bf16 gradients (the same final loss, see nst.vgg.VGGConv);
+    fp32; mixed = fp32 features, bf16 gradients (the same final loss, see nst.gatys.vgg.VGGConv);
     bf16 = both, fastest but converging to a higher loss; auto = mixed where bf16 is fast.
     """
     if precision == "auto":

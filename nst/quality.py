@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from nst import color
-from nst.fast import STYLE_SIDE, centre_square, predict_style, load_models
+from nst.feedforward.magenta import STYLE_SIDE, centre_square, predict_style, load_models
 from nst.images import fit_long_side, image_to_tensor, load_image
 
 STRUCTURE_SIDE = 128  # long side where the edges are compared: the layout, not the strokes
@@ -39,7 +39,7 @@ class Quality:
 
 
 def style_vector(image) -> np.ndarray:
-    """P(image): Magenta's 100-d style vector of the image's centre square, as nst.fast reads a style."""
+    """P(image): Magenta's 100-d style vector of the image's centre square, as nst.feedforward.magenta reads a style."""
     square = centre_square(load_image(image, max_side=4 * STYLE_SIDE))
     return predict_style(load_models("cpu"), image_to_tensor(square, (STYLE_SIDE, STYLE_SIDE))).reshape(-1)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from nst.cyclegan import init_weights
+from nst.cyclegan.networks import init_weights
 
 
 def fill_hub_cache(cache_dir: Path, repo_id: str, files: dict[str, Path], revision: str = "main") -> Path:

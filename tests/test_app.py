@@ -6,7 +6,6 @@ errors, not the look of a stylised image.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 import time
@@ -19,14 +18,14 @@ from PIL import Image
 
 from app_server import serve_app_with_tiny_generator
 from conftest import synthetic_image
-from nst import gatys
-from nst.config import preset
-from nst.cyclegan import ResnetGenerator, init_weights
-from nst.fast import FastConfig, fast_stylize, load_models
+from nst.cyclegan.hub import model_card, save_cyclegan, save_generator
+from nst.cyclegan.networks import ResnetGenerator, init_weights
+from nst.cyclegan.translate import prepare_generator, translate
+from nst.feedforward.magenta import FastConfig, fast_stylize, load_models
+from nst.gatys import engine as gatys
+from nst.gatys.config import preset
+from nst.gatys.vgg import VGGWeightsError
 from nst.images import image_to_tensor
-from nst.hub import model_card, save_cyclegan, save_generator
-from nst.translate import prepare_generator, translate
-from nst.vgg import VGGWeightsError
 from ui import gatys_handlers
 from ui import cyclegan_handlers
 
@@ -172,7 +171,7 @@ def test_preview_of_a_too_thin_content_and_without_onnxruntime(app, tmp_path, im
 
 
 def test_fast_init_is_offered_and_runs(app, image_files):
-    assert ("fast", "fast") in app.gatys_controls["init"].choices  # from nst.config.CHOICES
+    assert ("fast", "fast") in app.gatys_controls["init"].choices  # from nst.gatys.config.CHOICES
     frames = frames_of(app.stylize(**gatys_args(app, image_files, init="fast", steps=2, levels=1)))
     expected = fast_stylize(*image_files, FastConfig(size=64))
     assert np.array_equal(np.asarray(frames[0][0]), np.asarray(expected))  # step 0: the feed-forward picture
@@ -316,14 +315,13 @@ def test_old_results_are_removed(tmp_path):
 
 
 def test_a_diverging_run_stops_with_a_message_and_keeps_the_last_finite_image(app, image_files, monkeypatch):
-    real_evaluate, calls = gatys._evaluate, []
+    real_content_loss, calls = gatys.content_loss, []
 
-    def diverging(*args, **kwargs):
-        losses = real_evaluate(*args, **kwargs)
+    def diverging(*args, **kwargs):  # the study's one content layer: one call an evaluation
         calls.append(1)
-        return losses if len(calls) < 5 else dataclasses.replace(losses, total=losses.total * float("nan"))
+        return real_content_loss(*args, **kwargs) * (1.0 if len(calls) < 5 else float("nan"))
 
-    monkeypatch.setattr(gatys, "_evaluate", diverging)
+    monkeypatch.setattr(gatys, "content_loss", diverging)
     outputs = []
     with pytest.raises(gr.Error, match="the loss became nan at step 4") as error:
         for output in app.stylize(**gatys_args(app, image_files, steps=20)):
@@ -338,14 +336,15 @@ def test_gpu_out_of_memory_names_a_size_that_would_fit(monkeypatch, content_imag
     def out_of_memory(*args, **kwargs):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
-    monkeypatch.setattr(gatys, "_evaluate", out_of_memory)
+    monkeypatch.setattr(gatys, "content_loss", out_of_memory)
     config = preset("study", size=1024, steps=2, vgg_weights="random", device="cpu")
     with pytest.raises(gatys.RunStopped, match="ran out of memory at size 1024; size 704 \\(half the pixels\\)"):
         list(gatys.run_gatys(config, content_image, style_image))
 
 
 def test_webcam_frames_come_back_at_the_cameras_size(app, generator_dir):
-    from ui.cyclegan_handlers import WEBCAM_SIDE, translate_frame
+    from nst.cyclegan.translate import WEBCAM_SIDE
+    from ui.cyclegan_handlers import translate_frame
 
     folder, generator = generator_dir
     frame = synthetic_image(320, 240, seed=7)

@@ -69,7 +69,7 @@ def test_largest_size_bisects_to_what_fits(monkeypatch):
     # A stand-in engine that "runs out of GPU memory" above 5000 px, as run_gatys reports it
     # (RunStopped): the search doubles from 2048 to the first size that fails, then bisects.
     from bench import gatys as bench_gatys
-    from nst.gatys import RunStopped
+    from nst.gatys.engine import RunStopped
 
     monkeypatch.setattr(bench_gatys.torch.cuda, "empty_cache", lambda: None)
     tried = []

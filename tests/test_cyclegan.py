@@ -12,9 +12,9 @@ import torch
 from PIL import Image
 
 from hub_fixtures import reference_generator, seeded
-from nst.cyclegan import NLayerDiscriminator, ResnetGenerator, instance_norm
+from nst.cyclegan.networks import NLayerDiscriminator, ResnetGenerator, instance_norm
+from nst.cyclegan.translate import prepare_generator, translate
 from nst.images import ImageError
-from nst.translate import prepare_generator, translate
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -89,7 +89,7 @@ def test_inference_downscales_and_rejects_tiny_images():
 
 
 def test_cycle_l1_is_the_mean_absolute_difference():
-    from nst.translate import cycle_l1
+    from nst.cyclegan.translate import cycle_l1
 
     image = Image.fromarray(np.array([[[0, 0, 0], [255, 255, 255]]], np.uint8))
     other = Image.fromarray(np.array([[[51, 0, 0], [255, 255, 0]]], np.uint8))

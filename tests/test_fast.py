@@ -1,4 +1,4 @@
-"""Feed-forward style (nst.fast) and `nst fast`: sizes, stylisation, colour, strength, colour
+"""Feed-forward style (nst.feedforward.magenta) and `nst fast`: sizes, stylisation, colour, strength, colour
 preservation and bad input, on synthetic images (always) and on ../shared/images (when present).
 
 Differences are mean absolute differences of 0-1 pixels; each threshold sits beside the value
@@ -16,7 +16,7 @@ from PIL import Image
 from conftest import synthetic_image
 from nst import color
 from nst.errors import ModelLoadError
-from nst.fast import FastConfig, fast_stylize, load_models
+from nst.feedforward.magenta import FastConfig, fast_stylize, load_models
 from nst.images import ImageError, image_to_tensor, load_image
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,14 +11,15 @@ import pytest
 import torch
 from PIL import Image
 
-from nst import color, gatys
+from nst import color
+from nst.gatys import engine as gatys
 from conftest import synthetic_image
-from nst.config import GatysConfig, preset
-from nst.fast import FastConfig, fast_stylize
-from nst.gatys import PYRAMID_OCTAVES, RunStopped, image_parameters, initial_image, level_plan, run_gatys, stylize
+from nst.feedforward.magenta import FastConfig, fast_stylize
+from nst.gatys.config import GatysConfig, preset
+from nst.gatys.engine import PYRAMID_OCTAVES, RunStopped, image_parameters, initial_image, level_plan, run_gatys, stylize
+from nst.gatys.losses import content_loss, gram_matrix, style_layer_loss, tv_loss
+from nst.gatys.vgg import VGGFeatures, load_vgg19
 from nst.images import image_to_tensor
-from nst.losses import content_loss, gram_matrix, style_layer_loss, tv_loss
-from nst.vgg import VGGFeatures, load_vgg19
 
 
 def small_config(**changes) -> GatysConfig:
@@ -106,7 +107,7 @@ def test_init_modes(content_image, style_image):
 
 @pytest.mark.parametrize("levels,first_size", [(1, 32), (2, 16)])
 def test_fast_init_starts_from_the_feed_forward_picture(content_image, style_image, levels, first_size):
-    """Step 0 is nst.fast's picture at the (coarsest) level's size, to the grey level: the 8-bit
+    """Step 0 is nst.feedforward.magenta's picture at the (coarsest) level's size, to the grey level: the 8-bit
     picture becomes the start tensor and step 0's image unchanged (measured: 0 grey levels apart)."""
     records = list(run_gatys(small_config(init="fast", levels=levels, steps=4), content_image, style_image, image_every=1))
     expected = fast_stylize(content_image, style_image, FastConfig(size=first_size))
@@ -242,16 +243,16 @@ def test_finest_level_inherits_the_coarse_change_not_a_blurred_content(content_i
 def test_pixels_on_the_edge_of_the_range_still_get_a_gradient():
     # Projected pixels sit at exactly 0 or 1; clamping inside the loss gave them no gradient
     # (torch's clamp passes none at its bounds), which froze them there.
-    from nst.gatys import _evaluate, _Targets
+    from nst.gatys.engine import evaluate, Targets
 
     config = small_config(tv_weight=0.5)
     model = VGGFeatures(load_vgg19("random"), config.content_layers + config.style_layers, "max")
     generator = torch.Generator().manual_seed(0)
     target_image = torch.rand(1, 3, 16, 16, generator=generator)
     features = model(target_image)
-    targets = _Targets({"relu2_1": features["relu2_1"]}, {l: gram_matrix(features[l]) for l in config.style_layers})
+    targets = Targets({"relu2_1": features["relu2_1"]}, {l: gram_matrix(features[l]) for l in config.style_layers})
     image = (torch.rand(1, 3, 16, 16, generator=generator) * 1.6 - 0.3).clamp(0, 1).requires_grad_(True)
-    _evaluate(config, model, image, targets, 1.0, backward=True)
+    evaluate(config, model, image, targets, 1.0, backward=True)
     edge = (image == 0) | (image == 1)
     assert edge.sum() > 50 and (image.grad[edge] != 0).float().mean() > 0.9
 
@@ -300,7 +301,7 @@ def test_real_images_end_to_end(shared_images):
 
 
 def test_min_side_counts_the_poolings_before_the_deepest_layer():
-    from nst.vgg import min_side
+    from nst.gatys.vgg import min_side
 
     assert min_side(("relu1_1",)) == 1 and min_side(("conv2_1",)) == 2 and min_side(("pool2",)) == 4
     assert min_side(("relu1_1", "relu4_1")) == 8 and min_side(("conv5_1",)) == 16
@@ -348,7 +349,7 @@ def test_each_step_is_projected_into_the_displayable_range(content_image, style_
     them back (as the textbook's closure does), so every image evaluated is one that can be shown."""
     config = preset("gatys2015", size=64, steps=60, levels=1, vgg_weights="random:0", device="cpu", beta=1e3)
     seen = []
-    real_project = gatys._project_to_displayable
+    real_project = gatys.project_to_displayable
 
     def project_and_check(fine, compose):
         before = compose().detach().clone()
@@ -357,7 +358,7 @@ def test_each_step_is_projected_into_the_displayable_range(content_image, style_
         seen.append(((before < 0) | (before > 1)).sum().item())
         assert torch.equal(after, before.clamp(0, 1))
 
-    monkeypatch.setattr(gatys, "_project_to_displayable", project_and_check)
+    monkeypatch.setattr(gatys, "project_to_displayable", project_and_check)
     records = list(run_gatys(config, content_image, style_image))
     assert 50 <= len(seen) <= 60 and sum(seen) > 100  # each step taken is projected (a take-back stays inside); steps did leave the range
     assert records[-1].total < 0.05 * records[0].total  # measured: 0.28 from 18.3
@@ -365,7 +366,7 @@ def test_each_step_is_projected_into_the_displayable_range(content_image, style_
 
 @pytest.mark.slow
 def test_projected_lbfgs_keeps_going_where_torchs_stalls(content_image, style_image, monkeypatch):
-    """nst.lbfgs takes the projected change as s and restarts on a non-descent direction; torch's
+    """nst.gatys.lbfgs takes the projected change as s and restarts on a non-descent direction; torch's
     LBFGS, fed the projected iterates, stops moving on this run and then fails (tests/test_lbfgs.py:
     otherwise the two take the same steps)."""
     config = preset("gatys2015", size=64, steps=150, levels=1, vgg_weights="random:0", device="cpu", beta=1e3)
@@ -381,7 +382,7 @@ def test_projected_lbfgs_keeps_going_where_torchs_stalls(content_image, style_im
             self.project()
             return loss
 
-    monkeypatch.setattr(gatys, "_make_optimizer", lambda config, parameters, project: ProjectedTorchLBFGS(parameters, project))
+    monkeypatch.setattr(gatys, "make_optimizer", lambda config, parameters, project: ProjectedTorchLBFGS(parameters, project))
     theirs = []
     with pytest.raises(RunStopped):  # torch's reaches a NaN (at step 84, on the loss in units of its start)
         theirs.extend(r.total for r in run_gatys(config, content_image, style_image))

@@ -12,11 +12,11 @@ import torch
 from PIL import Image
 
 from conftest import synthetic_image
-from nst.config import preset
-from nst.cyclegan import ResnetGenerator, init_weights
-from nst.gatys import run_gatys
-from nst.hub import model_card, save_generator
-from nst.translate import prepare_generator, translate
+from nst.cyclegan.hub import model_card, save_generator
+from nst.cyclegan.networks import ResnetGenerator, init_weights
+from nst.cyclegan.translate import prepare_generator, translate
+from nst.gatys.config import preset
+from nst.gatys.engine import run_gatys
 from synthetic_cyclegan import make_dataset
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
@@ -71,7 +71,7 @@ def test_cyclegan_inference_on_the_gpu_matches_the_cpu(precision):
 
 
 def test_twenty_training_steps_in_bf16(tmp_path):
-    from train import cyclegan as train_cyclegan
+    from nst.cyclegan import trainer as train_cyclegan
 
     dataset = make_dataset(tmp_path / "red2blue", n=20)
     args = ["--dataset", str(dataset), "--output-dir", str(tmp_path / "run"), "--ngf", "16", "--ndf", "16",

@@ -22,10 +22,11 @@ from safetensors.torch import save_file
 from hub_fixtures import (
     fill_hub_cache, huggan_generator, reference_generator, same_output, seeded, wild_generator, with_legacy_instance_norm_keys,
 )  # fmt: skip
-from nst import hub, online
-from nst.cyclegan import NLayerDiscriminator, ResnetGenerator
-from nst.hub import ModelLoadError, is_cached_or_reachable, load_generator, model_card, save_cyclegan, save_generator
-from nst.translate import translate
+from nst import online
+from nst.cyclegan import hub
+from nst.cyclegan.hub import ModelLoadError, is_cached_or_reachable, load_generator, model_card, save_cyclegan, save_generator
+from nst.cyclegan.networks import NLayerDiscriminator, ResnetGenerator
+from nst.cyclegan.translate import translate
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -236,14 +237,13 @@ def test_saved_config_names_the_architecture_and_loads_strictly(tmp_path):
         load_generator(str(folder))
 
 
-def test_import_official_pushes_with_the_shared_hub_flags(tmp_path, monkeypatch):
+def test_import_official_pushes_with_the_shared_hub_flags(tmp_path, monkeypatch, capsys):
     from huggingface_hub import HfApi
 
     from nst.cli import main
 
-    with pytest.raises(SystemExit) as exit_info:
-        main(["import-official", "x.pth", "--out", str(tmp_path / "o"), "--push-to-hub"])
-    assert exit_info.value.code == 2
+    assert main(["import-official", "x.pth", "--out", str(tmp_path / "o"), "--push-to-hub"]) == 2
+    assert capsys.readouterr().err == "error: --push-to-hub needs --hub-repo-id USER/NAME\n"
     calls = []
     monkeypatch.setattr(HfApi, "create_repo", lambda self, repo_id, **kw: calls.append(("create", repo_id, kw["private"])) or "url")
     monkeypatch.setattr(HfApi, "upload_folder", lambda self, **kw: calls.append(("upload", kw["repo_id"])) or "commit")

@@ -1,9 +1,9 @@
-"""nst.lbfgs.LBFGS takes the same steps as torch.optim.LBFGS(max_iter=1) called once per step."""
+"""nst.gatys.lbfgs.LBFGS takes the same steps as torch.optim.LBFGS(max_iter=1) called once per step."""
 
 import pytest
 import torch
 
-from nst.lbfgs import LBFGS
+from nst.gatys.lbfgs import LBFGS
 
 
 def rosenbrock(x: torch.Tensor) -> torch.Tensor:

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from nst.losses import content_loss, gram_matrix, style_layer_loss, style_loss, style_target_gram, tv_loss
+from nst.gatys.losses import content_loss, gram_matrix, style_layer_loss, style_loss, style_target_gram, tv_loss
 
 
 def test_gram_matrix_is_f_f_transpose():

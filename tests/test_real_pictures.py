@@ -7,8 +7,8 @@ At 192 px, so that the suite stays quick (8-17 s a run on 2 cores); the README's
 
 import pytest
 
-from nst.config import PRESETS, preset
-from nst.gatys import run_gatys
+from nst.gatys.config import PRESETS, preset
+from nst.gatys.engine import run_gatys
 from nst.quality import judge
 
 pytestmark = pytest.mark.slow  # full runs on the original network

@@ -28,7 +28,7 @@ def test_readme_front_matter_is_a_space_config():
 def test_the_gatys_engine_imports_no_cyclegan_code():
     """The techniques stand apart: Gatys (and the feed-forward networks it can start from) pulls in
     neither the CycleGAN networks nor huggingface_hub."""
-    code = "import sys, nst.gatys, nst.fast\nprint(sorted(m for m in sys.modules if 'cyclegan' in m or 'huggingface' in m or m in ('nst.checkpoints', 'nst.hub')))"
+    code = "import sys, nst.gatys.engine, nst.feedforward.magenta\nprint(sorted(m for m in sys.modules if 'cyclegan' in m or 'huggingface' in m or m in ('nst.cyclegan.weights', 'nst.cyclegan.hub')))"
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0 and result.stdout.strip() == "[]", result.stdout + result.stderr[-2000:]
 
@@ -36,7 +36,7 @@ def test_the_gatys_engine_imports_no_cyclegan_code():
 @pytest.mark.slow
 def test_importing_the_app_touches_no_gpu_and_loads_no_model():
     code = (
-        "import torch, app, nst.vgg as v, nst.hub, nst.fast as fast, ui.cyclegan_handlers as handlers\n"
+        "import torch, app, nst.gatys.vgg as v, nst.cyclegan.hub, nst.feedforward.magenta as fast, ui.cyclegan_handlers as handlers\n"
         "assert not torch.cuda.is_initialized()\n"
         "assert v.load_vgg19.cache_info().currsize == 0\n"
         "assert fast.load_models.cache_info().currsize == 0\n"
@@ -78,7 +78,7 @@ def test_the_app_needs_only_requirements_txt():
             if isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom) and node.level == 0:
-                names = [node.module]
+                names = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
             else:
                 continue
             for name in names:
@@ -91,4 +91,5 @@ def test_the_app_needs_only_requirements_txt():
     third_party = imported - set(sys.stdlib_module_names) - {"__future__"}
     missing = {m for m in third_party if not {d.lower().replace("_", "-") for d in providers.get(m, [])} & listed}
     assert not missing, f"imported by the app but not in requirements.txt: {missing}"
-    assert {ROOT / "nst" / "gatys.py", ROOT / "ui" / "loss_plot.py"} <= seen and ROOT / "nst" / "cyclegan_data.py" not in seen
+    assert {ROOT / "nst" / "gatys" / "engine.py", ROOT / "ui" / "loss_plot.py"} <= seen
+    assert ROOT / "nst" / "cyclegan" / "data.py" not in seen and ROOT / "nst" / "cyclegan" / "trainer.py" not in seen

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nst import gatys
-from nst.config import GatysConfig
-from nst.fast import FastConfig, fast_stylize
-from nst.sweep import Axis, SweepConfig, contact_sheet, run_sweep, save_report
+from nst.feedforward.magenta import FastConfig, fast_stylize
+from nst.gatys import engine as gatys
+from nst.gatys.config import GatysConfig
+from nst.gatys.sweep import Axis, SweepConfig, contact_sheet, run_sweep, save_report
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,8 +26,8 @@ def tiny_sweep() -> SweepConfig:
 
 def test_a_2x2_sweep_fills_every_cell_in_order_and_shares_targets(content_image, style_image, monkeypatch, tmp_path):
     calls = []
-    real = gatys._compute_targets
-    monkeypatch.setattr(gatys, "_compute_targets", lambda *a: calls.append(a[0].pooling) or real(*a))
+    real = gatys.compute_targets
+    monkeypatch.setattr(gatys, "compute_targets", lambda *a: calls.append(a[0].pooling) or real(*a))
     sweep = tiny_sweep()
     cells = list(run_sweep(sweep, content_image, style_image))
     assert [(c.row, c.column) for c in cells] == [(0, 0), (0, 1), (1, 0), (1, 1)]
@@ -171,7 +171,7 @@ def test_the_served_app_runs_a_sweep(tmp_path, tmp_path_factory, image_files):
 
 def test_a_sweep_that_cannot_start_says_not_run(experiments, image_files, monkeypatch):
     """torchvision's network offline: nothing ran, so the status says "Not run", not "Stopped after 0 cells"."""
-    from nst.vgg import VGGWeightsError
+    from nst.gatys.vgg import VGGWeightsError
 
     def offline(source):
         raise VGGWeightsError("Could not download torchvision's VGG19 weights")

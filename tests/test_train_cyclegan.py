@@ -19,15 +19,15 @@ from huggingface_hub import HfApi
 from PIL import Image
 from safetensors.torch import load_file
 
-from nst.cyclegan_data import DataError, UnpairedDataset, load_domains
-from nst.cyclegan_training import (
+from nst.cyclegan.data import DataError, UnpairedDataset, load_domains
+from nst.cyclegan.training import (
     CycleGANTrainConfig, Discriminators, ImagePool, discriminator_losses, lsgan_loss,
 )  # fmt: skip
-from nst.hub import load_generator
+from nst.cyclegan.hub import load_generator
+from nst.cyclegan.translate import translate
 from nst.schedules import linear_lr_factor
-from nst.translate import translate
 from synthetic_cyclegan import make_dataset
-from train import cyclegan as train_cyclegan
+from nst.cyclegan import trainer as train_cyclegan
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "train" / "cyclegan.py"
@@ -284,7 +284,8 @@ def test_bad_options_are_rejected():
 @pytest.mark.slow
 def test_every_training_flag_has_help_text():
     """--help explains each recipe flag from the config's field comments."""
-    from nst.config import GatysConfig, field_help
+    from nst.gatys.config import GatysConfig
+    from nst.options import field_help
 
     helps = field_help(CycleGANTrainConfig)
     assert set(helps) == {f.name for f in dataclasses.fields(CycleGANTrainConfig)}
@@ -308,6 +309,6 @@ def test_without_the_training_extras_help_says_what_to_install():
 def test_data_workers_default_to_no_more_than_the_cpus(monkeypatch):
     """On a 2-core machine, 2 workers, not 4 (torch warns about more workers than CPUs)."""
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
-    assert train_cyclegan.parse_args(["--dataset", "x"]).num_workers == 2
+    assert train_cyclegan.parse_args(["--dataset", "x"]).options.num_workers == 2
     monkeypatch.setattr(os, "cpu_count", lambda: 16)
-    assert train_cyclegan.parse_args(["--dataset", "x"]).num_workers == 4
+    assert train_cyclegan.parse_args(["--dataset", "x"]).options.num_workers == 4

@@ -7,8 +7,8 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
-from nst import vgg
-from nst.vgg import CAFFE, VGG19_LAYER_NAMES, VGGFeatures, VGGWeightsError, load_vgg19
+from nst.gatys import vgg
+from nst.gatys.vgg import CAFFE, VGG19_LAYER_NAMES, VGGFeatures, VGGWeightsError, load_vgg19
 
 
 def test_layer_names_follow_the_literature():
@@ -25,6 +25,16 @@ def test_names_match_torchvision_modules():
         kind = {"conv": nn.Conv2d, "relu": nn.ReLU, "pool": nn.MaxPool2d}[name[:4]]
         assert isinstance(module, kind), name
     assert features[VGG19_LAYER_NAMES.index("conv3_1")].in_channels == 128
+
+
+def test_the_network_is_built_as_torchvision_builds_vgg19():
+    """VGG19 is built without torchvision (naming a layer needs no torchvision), with its state-dict keys and shapes."""
+    import torchvision
+
+    ours = {key: tuple(value.shape) for key, value in load_vgg19("random").features.state_dict().items()}
+    theirs = {key: tuple(value.shape) for key, value in torchvision.models.vgg19().features.state_dict().items()}
+    assert ours == theirs and len(ours) == 32
+    assert vgg.IMAGENET_URL == torchvision.models.VGG19_Weights.IMAGENET1K_V1.url
 
 
 def test_cut_after_deepest_layer_and_frozen():

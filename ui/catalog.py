@@ -10,7 +10,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from nst.hub import CHECKPOINT_SUFFIXES, INDEX_FILE, direction_labels, is_cached_or_reachable
+from nst.cyclegan.hub import CHECKPOINT_SUFFIXES, INDEX_FILE, direction_labels, is_cached_or_reachable
 
 DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 
@@ -18,7 +18,7 @@ DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 @dataclass
 class CatalogEntry:
     name: str  # what the app shows
-    source: str  # a model source for nst.hub.load_generator
+    source: str  # a model source for nst.cyclegan.hub.load_generator
     directions: dict[str, str] = field(default_factory=lambda: {"AtoB": "A → B"})  # direction -> label
     description: str = ""
     license: str = ""

@@ -11,10 +11,10 @@ import gradio as gr
 import spaces
 from PIL import Image
 
+from nst.cyclegan.hub import direction_labels, load_generator
+from nst.cyclegan.translate import WEBCAM_SIDE, cycle_l1, prepare_generator, translate
 from nst.errors import ModelLoadError
-from nst.hub import direction_labels, load_generator
 from nst.images import ImageError
-from nst.translate import cycle_l1, prepare_generator, translate
 from ui.widgets import open_upload, status_html, user_error
 
 
@@ -105,7 +105,6 @@ def _translate_on_gpu(source: str, direction: str, image: Image.Image, max_side:
     return output, (translate(cached_generator(source, back), output) if back else None)
 
 
-WEBCAM_SIDE = 256  # frames are translated at this long side, then shown at the camera's size
 
 
 def translate_frame(frame: Image.Image | None, source: str, direction: str, rate: dict | None):

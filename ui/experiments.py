@@ -1,4 +1,4 @@
-"""The Experiments tab's handler: a sweep (nst.sweep) run cell after cell, each cell shown as it
+"""The Experiments tab's handler: a sweep (nst.gatys.sweep) run cell after cell, each cell shown as it
 finishes, with every run's loss curve on one plot and the contact sheet and report to download."""
 
 from __future__ import annotations
@@ -7,13 +7,27 @@ import gradio as gr
 import spaces
 from matplotlib.figure import Figure
 
-from nst.config import GatysConfig
-from nst.gatys import RunStopped
+from nst.gatys.config import GatysConfig
+from nst.gatys.engine import RunStopped
+from nst.gatys.sweep import Axis, SweepConfig, contact_sheet, quality_caption, run_sweep, save_report
+from nst.gatys.vgg import VGGWeightsError
 from nst.images import ImageError
-from nst.sweep import STUDY_SWEEPS, Axis, SweepConfig, contact_sheet, quality_caption, run_sweep, save_report
-from nst.vgg import VGGWeightsError
 from ui.loss_plot import figure_svg
 from ui.widgets import new_result_path, open_upload, status_html, user_error
+
+# The study's figures, one click each: (rows, columns) as `name=values` (see Axis.parse).
+_CUMULATIVE = ";".join(",".join(f"conv{b}_1" for b in range(1, n + 1)) for n in range(1, 6))
+STUDY_SWEEPS: dict[str, tuple[str, str | None]] = {
+    "alpha/beta ratio, 1e-1 to 1e-8": ("log10_ratio=-1,-2,-3,-4,-5,-6,-7,-8", None),
+    "style layers, conv1_1 then up to conv5_1": (f"style_layers={_CUMULATIVE}", None),
+    "pooling x LR scheduler": ("pooling=max,avg", "scheduler=none,plateau"),
+    "initial image: copy of the content or white noise": ("init=content,noise", None),
+    # feed-forward and Gatys on one sheet: the steps = 0 column is each start itself, so the "fast" row shows the
+    # feed-forward picture (exactly, with one level; with more, made at the coarsest level and carried up as a
+    # run carries its image) and then what Gatys makes of it, beside the same from the content and from noise
+    "initial image: content, noise or feed-forward, at step 0 and after 60": ("init=content,noise,fast", "steps=0,60"),
+    "pretrained or random VGG19": ("vgg_weights=original,random", None),
+}
 
 
 def study_sweep(name: str) -> tuple[str, str]:

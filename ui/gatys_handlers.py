@@ -9,10 +9,10 @@ from typing import Any, get_origin, get_type_hints
 import gradio as gr
 import spaces
 
-from nst.config import VGG_WEIGHTS_ENV, GatysConfig, preset
-from nst.gatys import RunStopped, run_gatys
+from nst.gatys.config import VGG_WEIGHTS_ENV, GatysConfig, preset
+from nst.gatys.engine import RunStopped, run_gatys
+from nst.gatys.vgg import IMAGENET_FILE, VGGWeightsError, imagenet_availability, imagenet_cache_path
 from nst.images import ImageError
-from nst.vgg import IMAGENET_FILE, VGGWeightsError, imagenet_availability, imagenet_cache_path
 from ui.loss_plot import LossHistory, loss_svg
 from ui.widgets import new_result_path, open_upload, status_html, user_error
 

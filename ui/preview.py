@@ -1,4 +1,4 @@
-"""The Gatys tab's instant preview: the feed-forward network of Ghiasi et al. (2017) (nst.fast)
+"""The Gatys tab's instant preview: the feed-forward network of Ghiasi et al. (2017) (nst.feedforward.magenta)
 paints the content in the style as soon as both images are in, in a fraction of a second, while
 Gatys' optimisation waits for Run. The preview is labelled as what it is: another method."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from PIL import Image
 
-from nst.fast import STYLE_SIDE, FastConfig, fast_stylize
+from nst.feedforward.magenta import STYLE_SIDE, FastConfig, fast_stylize
 from nst.images import ImageError
 from ui.widgets import open_upload, user_error
 
@@ -26,5 +26,5 @@ def preview(content: str | None, style: str | None, strength: float = 1.0) -> Im
     images = open_upload(content, "content", PREVIEW_SIDE), open_upload(style, "style", STYLE_SIDE)
     try:
         return fast_stylize(*images, FastConfig(size=PREVIEW_SIDE, strength=float(strength)))
-    except (ImageError, ValueError) as error:  # nst.checkpoints.ModelLoadError names the pip command
+    except (ImageError, ValueError) as error:  # nst.cyclegan.weights.ModelLoadError names the pip command
         raise user_error(f"No preview: {error}") from error

@@ -13,9 +13,9 @@ from pathlib import Path
 import gradio as gr
 from PIL import Image, UnidentifiedImageError
 
-from nst.config import default_vgg_weights
+from nst.gatys.config import default_vgg_weights
+from nst.gatys.vgg import NETWORKS, network_name
 from nst.images import MAX_PIXELS, ImageError, load_image
-from nst.vgg import NETWORKS, network_name
 
 NETWORK_LABELS = {"original": "original VGG19 (Gatys')", "torchvision": "torchvision's VGG19 (download)",
                   "random": "random VGG19 (no real style)"}  # fmt: skip

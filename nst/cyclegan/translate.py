@@ -14,6 +14,10 @@ from nst.images import ImageError, fit_long_side, image_to_tensor, tensor_to_ima
 # The generator pads by 3 pixels by reflection and downsamples: smaller inputs cannot work.
 MIN_SIDE = 16
 
+# A live webcam's frames are translated at this long side, then shown at the camera's size
+# (bench.cyclegan measures the frames per second).
+WEBCAM_SIDE = 256
+
 
 def prepare_generator(generator: torch.nn.Module, device: str = "auto", precision: str = "auto") -> torch.nn.Module:
     """An inference copy of `generator`: on `device`, in eval mode, channels-last, and in bf16

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from nst.cyclegan import NLayerDiscriminator, ResnetGenerator, init_weights
+from nst.cyclegan.networks import NLayerDiscriminator, ResnetGenerator, init_weights
 from nst.schedules import linear_lr_factor
 
 LrPolicy = Literal["linear", "plateau"]

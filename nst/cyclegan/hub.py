@@ -5,7 +5,7 @@ A model source is one of
   honours HF_HOME and HF_HUB_OFFLINE; when the Hub does not answer within seconds, only the
   cache is asked),
 - a local folder laid out like such a repo,
-- a `.safetensors` file, or a legacy `.pth`/`.bin` state dict (nst.checkpoints).
+- a `.safetensors` file, or a legacy `.pth`/`.bin` state dict (nst.cyclegan.weights).
 
 A folder or repo holds either one generator (config.json + model.safetensors, the format of
 PyTorchModelHubMixin, whose config names the architecture; or HugGAN's pytorch_model.bin) or both
@@ -28,8 +28,8 @@ from huggingface_hub.errors import (
 )  # fmt: skip
 from torch import nn
 
-from nst.checkpoints import ModelLoadError, build_generator, read_state_dict
-from nst.cyclegan import generator_class
+from nst.cyclegan.networks import generator_class
+from nst.cyclegan.weights import ModelLoadError, build_generator, read_state_dict
 from nst.online import reachable
 
 DIRECTIONS = ("AtoB", "BtoA")
@@ -242,6 +242,20 @@ def import_official(checkpoint: Path, out_dir: Path, repo_id: str = "OWNER/NAME"
         f"{config['n_blocks']} residual blocks, ngf={config['ngf']}."
     )
     return save_generator(generator, out_dir, model_card(f"CycleGAN generator: {checkpoint.stem}", body, repo_id))
+
+
+@dataclass
+class HubOptions:
+    """Whether and where a result is uploaded: one convention for every command that uploads
+    (`nst import-official` and the training script)."""
+
+    push_to_hub: bool = False  # upload the result to the Hugging Face Hub
+    hub_repo_id: str | None = None  # the model repo, USER/NAME (created if needed)
+    hub_private: bool = False  # create the repo as private
+
+    def __post_init__(self) -> None:
+        if self.push_to_hub and not self.hub_repo_id:
+            raise ValueError("push_to_hub needs hub_repo_id USER/NAME")
 
 
 def create_repo(repo_id: str, private: bool = False) -> str:

@@ -27,9 +27,10 @@ import torch.nn.functional as F
 from PIL import Image
 
 from nst import color
+from nst.color import PreserveColor
 from nst.errors import ModelLoadError
-from nst.config import PreserveColor, check_choices, literal_choices
 from nst.images import ImageError, fit_long_side, image_to_tensor, load_image, tensor_to_image
+from nst.options import check_choices
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -52,15 +53,12 @@ class FastConfig:
     device: FastDevice = "auto"  # auto: CUDA when onnxruntime can use it (the onnxruntime-gpu build), else the CPU
 
     def __post_init__(self) -> None:
-        check_choices(self, FAST_CHOICES)
+        check_choices(self)
         if self.size < 16:
             raise ValueError(f"size must be at least 16 pixels; got {self.size}")
         if not 0 <= self.strength <= 1:
             raise ValueError(f"strength must be in [0, 1]; got {self.strength}")
 
-
-# {field: allowed values} of FastConfig's Literal fields, for validation and the CLI's choices.
-FAST_CHOICES = literal_choices(FastConfig)
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ class LBFGS(torch.optim.Optimizer):
     calls the closure once; the closure may return gradients already in .grad.
 
     `project()`, if given, moves the parameters back into their feasible set after each step
-    (nst.gatys puts the image back into [0, 1]), and s is the step as projected, so the pairs
+    (nst.gatys.engine puts the image back into [0, 1]), and s is the step as projected, so the pairs
     describe the moves really made. A direction that is not one of descent (or not finite)
     clears the history and restarts from the gradient, where torch's LBFGS stalls for good. On a
     small Gatys run from noise (tests/test_gatys.py), torch's LBFGS with the projection done

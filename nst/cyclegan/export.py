@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from nst.cyclegan_training import sample_grid
-from nst.hub import model_card, push_folder, save_cyclegan
+from nst.cyclegan.hub import model_card, push_folder, save_cyclegan
+from nst.cyclegan.training import sample_grid
 
 if TYPE_CHECKING:
-    from train.cyclegan import Run
+    from nst.cyclegan.trainer import Run
 
-logger = logging.getLogger("train.cyclegan")
+logger = logging.getLogger("nst.cyclegan.trainer")
 
 
 @torch.no_grad()
@@ -33,22 +33,22 @@ def save_samples(run: Run, path: Path) -> Path:
 
 def export_generators(run: Run) -> Path:
     """Both generators in the Hub format, with a card holding the config, losses and samples."""
-    args, progress = run.args, run.progress
+    options, progress = run.options, run.progress
     nets = run.accelerator.unwrap_model(run.generators)
     export = run.out / "export"
     sample = save_samples(run, export / "samples.png")
     last = _last_losses(run.out / "train_log.jsonl")
     body = "\n".join([
-        f"CycleGAN generators between **{args.domain_a_name}** (A) and **{args.domain_b_name}** (B), trained "
-        f"with `train/cyclegan.py` on `{args.dataset}` for {progress.step} steps ({progress.epoch} epochs).",
+        f"CycleGAN generators between **{options.domain_a_name}** (A) and **{options.domain_b_name}** (B), trained "
+        f"with `train/cyclegan.py` on `{options.dataset}` for {progress.step} steps ({progress.epoch} epochs).",
         "", "`AtoB` (folder `G_AB`) maps A to B; `BtoA` (folder `G_BA`) maps B to A.",
         "", "## Samples", "", "Rows: real A, fake B, reconstructed A, real B, fake A, reconstructed B.",
         "", f"![samples]({sample.name})", "", "## Final losses (last step)", "",
         "| term | value |", "| --- | --- |", *[f"| {k} | {v:.4f} |" for k, v in last.items()],
         "", "## Training config", "", "```json", json.dumps(run.config.to_dict(), indent=2), "```",
     ])  # fmt: skip
-    card = model_card(f"CycleGAN {args.domain_a_name} ↔ {args.domain_b_name}", body, args.hub_repo_id or "OWNER/NAME")
-    return save_cyclegan(nets.g_ab, nets.g_ba, export, args.domain_a_name, args.domain_b_name, card)
+    card = model_card(f"CycleGAN {options.domain_a_name} ↔ {options.domain_b_name}", body, run.job.hub.hub_repo_id or "OWNER/NAME")
+    return save_cyclegan(nets.g_ab, nets.g_ba, export, options.domain_a_name, options.domain_b_name, card)
 
 
 def _last_losses(log_path: Path) -> dict[str, float]:
@@ -78,12 +78,12 @@ def plot_losses(log_path: Path, path: Path) -> None:
     plt.close(figure)
 
 
-def push(export: Path, args) -> int:
+def push(export: Path, repo_id: str) -> int:
     """Upload the export folder; a failure is reported and the local files are kept."""
     try:
-        url = push_folder(export, args.hub_repo_id, message="Upload CycleGAN generators")
+        url = push_folder(export, repo_id, message="Upload CycleGAN generators")
     except Exception as error:  # noqa: BLE001 - network, auth and server errors all end here
-        logger.error("upload to %s failed (%s: %s); the export is kept in %s", args.hub_repo_id,
+        logger.error("upload to %s failed (%s: %s); the export is kept in %s", repo_id,
                      type(error).__name__, str(error).splitlines()[0] if str(error) else "", export)  # fmt: skip
         return 1
     logger.info("uploaded %s to %s", export, url)

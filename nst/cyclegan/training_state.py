@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from train.cyclegan import Run
+    from nst.cyclegan.trainer import Run
 
-logger = logging.getLogger("train.cyclegan")
+logger = logging.getLogger("nst.cyclegan.trainer")
 CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
 
@@ -32,7 +32,7 @@ def save_checkpoint(run: Run) -> None:
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)
-        for _, old in sorted(list_checkpoints(out))[: -run.args.checkpoints_total_limit]:
+        for _, old in sorted(list_checkpoints(out))[: -run.options.checkpoints_total_limit]:
             shutil.rmtree(old)
     accelerator.wait_for_everyone()
 

@@ -7,29 +7,27 @@ namespace or a UI label.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import os
-import re
 from dataclasses import dataclass, field
-from typing import Literal, get_args, get_origin, get_type_hints
+from typing import Literal
 
-from nst.vgg import VGG19_LAYER_NAMES, network_name
+from nst.color import PreserveColor
+from nst.device import Device, Precision
+from nst.gatys.vgg import VGG19_LAYER_NAMES, network_name
+from nst.options import check_choices, literal_choices
 
 Pooling = Literal["max", "avg"]
 Init = Literal["content", "noise", "noisy-content", "style", "fast"]
 Optimizer = Literal["lbfgs", "adam"]
 Parameterization = Literal["pixels", "laplacian"]
 Scheduler = Literal["none", "plateau", "step"]
-PreserveColor = Literal["none", "luminance", "histogram"]
-Device = Literal["auto", "cpu", "cuda", "mps"]
-Precision = Literal["auto", "fp32", "mixed", "bf16"]
 
 # Learning rate used when `lr` is None. LBFGS takes its step length from the curvature, so 1 is
 # its natural scale; Adam moves pixels in [0, 1] directly and needs a small step.
 DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.02}
 
 # Where the VGG19 weights come from unless the config says otherwise: "original" (embedded, the
-# paper's network), "torchvision", "random" or a file path (nst.vgg). The environment variable
+# paper's network), "torchvision", "random" or a file path (nst.gatys.vgg). The environment variable
 # lets a Space or a user point every run at another network or a file.
 VGG_WEIGHTS_ENV = "NST_VGG19_WEIGHTS"
 
@@ -39,7 +37,7 @@ def default_vgg_weights() -> str:
 
 
 # Marks the GatysConfig fields that change a run's targets (P^l and A^l) besides the level's
-# size: runs that agree on them share targets (nst.gatys' targets_cache, sweeps).
+# size: runs that agree on them share targets (nst.gatys.engine' targets_cache, sweeps).
 TARGETS = {"targets": True}
 
 
@@ -60,7 +58,7 @@ class GatysConfig:
     style_layers: tuple[str, ...] = field(default=("relu1_1", "relu2_1", "relu3_1"), metadata=TARGETS)  # VGG19 layers of L_style (eq. 5)
     style_layer_weights: tuple[float, ...] | None = None  # w_l of eq. 5, one per style layer; none: equal, summing to 1
     pooling: Pooling = field(default="avg", metadata=TARGETS)  # average pooling, as Gatys et al. suggest; "max" is VGG's own
-    init: Init = "content"  # the image the optimisation starts from; fast: the feed-forward network's picture (nst.fast)
+    init: Init = "content"  # the image the optimisation starts from; fast: the feed-forward network's picture (nst.feedforward.magenta)
     noise_ratio: float = 0.6  # share of noise in the "noisy-content" init
     optimizer: Optimizer = "lbfgs"  # the optimiser of the image's pixels
     parameterization: Parameterization = "pixels"  # what it moves: the pixels, or a Laplacian pyramid of them (Mordvintsev et al. 2018)
@@ -77,7 +75,7 @@ class GatysConfig:
     seed: int = 0  # seeds the noise of the "noise" and "noisy-content" starts
     device: Device = field(default="auto", metadata=TARGETS)  # auto: cuda, then mps, then cpu
     precision: Precision = field(default="auto", metadata=TARGETS)  # auto: mixed (fp32 features, bf16 gradients) where bf16 is fast, else fp32
-    vgg_weights: str = field(default_factory=default_vgg_weights, metadata=TARGETS)  # original (embedded, Caffe's), torchvision (download), random[:SEED] or a VGG19 file (nst.vgg)
+    vgg_weights: str = field(default_factory=default_vgg_weights, metadata=TARGETS)  # original (embedded, Caffe's), torchvision (download), random[:SEED] or a VGG19 file (nst.gatys.vgg)
 
     def __post_init__(self) -> None:
         self.content_layers = _as_tuple(self.content_layers, str)
@@ -117,7 +115,7 @@ class GatysConfig:
 
     def validate(self) -> None:
         """Raise ValueError with one clear sentence for the first bad option."""
-        check_choices(self, CHOICES)
+        check_choices(self)
         if not self.content_layers and not self.style_layers:
             raise ValueError("at least one content or style layer is needed")
         for layer in self.content_layers + self.style_layers:
@@ -180,18 +178,6 @@ PRESETS: dict[str, dict] = {
 }
 
 
-def literal_choices(cls) -> dict[str, tuple[str, ...]]:
-    """{field name: allowed values} of every field of a config class typed as a Literal."""
-    return {name: get_args(hint) for name, hint in get_type_hints(cls).items() if get_origin(hint) is Literal}
-
-
-def check_choices(config, choices: dict[str, tuple[str, ...]]) -> None:
-    """Raise ValueError, in one sentence, for the first field whose value is not among its choices."""
-    for name, allowed in choices.items():
-        if getattr(config, name) not in allowed:
-            raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {getattr(config, name)!r}")
-
-
 # GatysConfig's choices: the CLI's, the app's radio buttons and validate() all read them from here.
 CHOICES = literal_choices(GatysConfig)
 
@@ -212,16 +198,3 @@ def _as_tuple(values, kind) -> tuple:
 def _check(condition: bool, message: str) -> None:
     if not condition:
         raise ValueError(message)
-
-
-def field_help(cls) -> dict[str, str]:
-    """{field: the comment after it in the class body}: a config's comments are its --help."""
-    comments, pending = {}, None
-    for line in inspect.getsource(cls).splitlines():
-        match = re.match(r"\s+(\w+): [^#]*?(?:#\s*(.*))?$", line)
-        if match and match.group(1) in {f.name for f in dataclasses.fields(cls)}:
-            pending = match.group(1)
-            comments[pending] = match.group(2) or ""
-        elif pending and re.match(r"\s+#\s*(.*)$", line):  # a comment continued on the next line
-            comments[pending] += " " + re.match(r"\s+#\s*(.*)$", line).group(1)
-    return comments

@@ -1,7 +1,7 @@
 """Experiments: one content and one style image under a sweep of one or two options, as in the
 study's figures (a grid of pictures with the varied option along each axis).
 
-The network loads once per process (nst.vgg caches it) and each distinct set of targets is
+The network loads once per process (nst.gatys.vgg caches it) and each distinct set of targets is
 computed once for the whole sweep (run_gatys' targets_cache), so a sweep costs less than its
 cells run one by one.
 """
@@ -17,8 +17,8 @@ from typing import get_args, get_origin, get_type_hints
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
-from nst.config import GatysConfig
-from nst.gatys import ImageSource, run_gatys
+from nst.gatys.config import GatysConfig
+from nst.gatys.engine import ImageSource, run_gatys
 from nst.images import load_image
 from nst.quality import Quality, judge
 
@@ -146,18 +146,3 @@ def save_report(sweep: SweepConfig, cells: list[Cell], path: Path) -> Path:
     }
     Path(path).write_text(json.dumps(report, indent=1))
     return Path(path)
-
-
-# The study's figures, one click each: (rows, columns) as `name=values` (see Axis.parse).
-_CUMULATIVE = ";".join(",".join(f"conv{b}_1" for b in range(1, n + 1)) for n in range(1, 6))
-STUDY_SWEEPS: dict[str, tuple[str, str | None]] = {
-    "alpha/beta ratio, 1e-1 to 1e-8": ("log10_ratio=-1,-2,-3,-4,-5,-6,-7,-8", None),
-    "style layers, conv1_1 then up to conv5_1": (f"style_layers={_CUMULATIVE}", None),
-    "pooling x LR scheduler": ("pooling=max,avg", "scheduler=none,plateau"),
-    "initial image: copy of the content or white noise": ("init=content,noise", None),
-    # feed-forward and Gatys on one sheet: the steps = 0 column is each start itself, so the "fast" row shows the
-    # feed-forward picture (exactly, with one level; with more, made at the coarsest level and carried up as a
-    # run carries its image) and then what Gatys makes of it, beside the same from the content and from noise
-    "initial image: content, noise or feed-forward, at step 0 and after 60": ("init=content,noise,fast", "steps=0,60"),
-    "pretrained or random VGG19": ("vgg_weights=original,random", None),
-}

@@ -7,7 +7,7 @@
   any ngf and number of blocks, `block` with transposed convolutions; `.safetensors` files.
 
 The architecture is read off the state dict's keys and shapes, never from a file name. Files saved by this project (config.json + model.safetensors) load through
-PyTorchModelHubMixin instead (nst.hub).
+PyTorchModelHubMixin instead (nst.cyclegan.hub).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from nst.cyclegan import ResnetGenerator
+from nst.cyclegan.networks import ResnetGenerator
 from nst.errors import ModelLoadError
 
 # Keys that instance norm carried in old PyTorch versions; today's InstanceNorm2d has none.
