@@ -21,9 +21,9 @@ from ui.catalog import model_choices, model_info
 from ui.cyclegan_handlers import cyclegan, fetch_model, translate_frame
 from ui.examples import GATYS_PAIRS, example_files
 from ui.experiments import STUDY_SWEEPS, run_experiment, study_sweep
-from ui.gatys_handlers import CONFIG_TYPES, DEFAULTS, RUN_OUTPUTS, preset_values, run_state, stopped_status, stylize, vgg_notice
+from ui.gatys_handlers import CONFIG_TYPES, DEFAULTS, EDITED, RUN_OUTPUTS, preset_values, run_state, stopped_status, stylize, vgg_notice
 from ui.preview import LABEL as PREVIEW_LABEL, NOTE as PREVIEW_NOTE, preview
-from ui.widgets import PictureUpload, network_choices, status_html
+from ui.widgets import PictureUpload, empty_unusable_upload, network_choices, status_html
 
 GRADIO_CACHE_CLEANUP = (3600, 24 * 3600)  # hourly, remove uploads and streamed frames older than a day
 
@@ -36,6 +36,7 @@ CSS = """
 #loss-plot svg, #sweep-plot svg { width: 100%; max-width: 760px; height: auto; }
 #loss-plot { min-width: min(320px, 100%) !important; }  /* gr.HTML drops min_width: on a phone the plot takes its own row */
 #preview [data-testid=block-label] { max-width: calc(100% - 44px); }  /* wraps before the download button */
+#sweep-gallery .caption-label { white-space: pre-line; max-width: calc(100% - 8px); text-overflow: clip; }  /* a cell's caption whole, on two lines */
 """
 NO_PROGRESS_OVERLAY = dict(show_progress="hidden")  # our own status line shows progress; outputs stay visible
 
@@ -55,6 +56,11 @@ with gr.Blocks(title="Neural style transfer studio", delete_cache=GRADIO_CACHE_C
                                      buttons=["download"], elem_id="preview")  # fmt: skip
             result = gr.Image(type="pil", label="Result: Gatys' optimisation", format="png", interactive=False, height=300,
                               elem_id="result")  # fmt: skip
+        # the examples right under the pictures they fill, so a click shows its effect (and a phone reaches them)
+        examples = example_files()
+        gr.Examples([[str(examples[c]), str(examples[s])] for c, s in GATYS_PAIRS], [gatys_images["content"], gatys_images["style"]],
+                    label="Examples: photos (Tübingen; scikit-image's) and the paintings style-transfer papers use",
+                    elem_id="gatys-examples", examples_per_page=4)  # fmt: skip
         with gr.Row(equal_height=True):
             with gr.Column(scale=2):
                 gr.Markdown(PREVIEW_NOTE, elem_id="preview-note")
@@ -63,7 +69,7 @@ with gr.Blocks(title="Neural style transfer studio", delete_cache=GRADIO_CACHE_C
             gr.Column(scale=1, min_width=0)  # keeps the slider under the preview
         with gr.Row():
             run_btn = gr.Button("Run", variant="primary", elem_id="run", scale=1)
-            stop_btn = gr.Button("Stop", variant="stop", elem_id="stop", scale=1)
+            stop_btn = gr.Button("Stop", variant="secondary", elem_id="stop", scale=1)  # not a second call to action
             network_in = gr.Radio(network_choices(), value=DEFAULTS.vgg_weights, label="Network", elem_id="network", scale=2)
             with gr.Column(scale=3):
                 vgg_note = gr.Markdown(vgg_notice(DEFAULTS.vgg_weights)[0], elem_id="vgg-note")
@@ -71,12 +77,13 @@ with gr.Blocks(title="Neural style transfer studio", delete_cache=GRADIO_CACHE_C
         status = gr.HTML(status_html("Upload a content and a style image, or click an example below, then Run."),
                          elem_id="status")  # fmt: skip
         with gr.Row():
-            loss_plot = gr.HTML("", elem_id="loss-plot", min_height=80, scale=3)
-            download = gr.File(label="Download (PNG)", elem_id="download", scale=1, min_width=260, height=110)
+            # both appear with the run's first picture (an empty box would only take room)
+            loss_plot = gr.HTML("", elem_id="loss-plot", min_height=80, scale=3, visible=False)
+            download = gr.File(label="Download (PNG)", elem_id="download", scale=1, min_width=260, height=110, visible=False)
         progress_state = gr.State(run_state(0, DEFAULTS.steps, running=False))
         gatys_controls: dict[str, gr.components.Component] = {"network": network_in}
         with gr.Row():
-            preset_in = gr.Dropdown(list(PRESETS), value="study", label="Preset", scale=1)
+            preset_in = gr.Dropdown([*PRESETS, EDITED], value="study", label="Preset", scale=1, elem_id="preset")
             gatys_controls["steps"] = gr.Slider(1, 1000, value=DEFAULTS.steps, step=1, label="Steps", elem_id="steps")
             gatys_controls["size"] = gr.Slider(64, 1024, value=DEFAULTS.size, step=32, label="Output size (long side, px)", elem_id="size")
         with gr.Row():
@@ -105,10 +112,6 @@ with gr.Blocks(title="Neural style transfer studio", delete_cache=GRADIO_CACHE_C
                 gatys_controls["style2_share"] = gr.Slider(0, 1, value=0.5, step=0.05, label="Second style's share")
                 gatys_controls["levels"] = gr.Slider(1, 3, value=DEFAULTS.levels, step=1, label="Coarse-to-fine levels")
                 gatys_controls["seed"] = gr.Number(value=DEFAULTS.seed, label="Seed", precision=0)
-        examples = example_files()
-        gr.Examples([[str(examples[c]), str(examples[s])] for c, s in GATYS_PAIRS], [gatys_images["content"], gatys_images["style"]],
-                    label="Examples: photos (Tübingen; scikit-image's) and the paintings style-transfer papers use",
-                    elem_id="gatys-examples")  # fmt: skip
         run_outputs = {"image": result, "plot": loss_plot, "download": download, "status": status, "state": progress_state}
         run_event = run_btn.click(stylize, inputs_kwargs={**gatys_images, **gatys_controls},
                                   outputs=[run_outputs[name] for name in RUN_OUTPUTS], api_name="gatys",
@@ -123,7 +126,12 @@ with gr.Blocks(title="Neural style transfer studio", delete_cache=GRADIO_CACHE_C
         preset_fields = tuple(f for f in gatys_controls if f in CONFIG_TYPES or f == "log10_ratio")
         preset_in.change(lambda name: preset_values(name, preset_fields), preset_in, [gatys_controls[f] for f in preset_fields],
                          api_name=False)  # fmt: skip
+        for field in preset_fields:  # a setting changed by hand: the settings are no longer the preset's
+            gatys_controls[field].input(lambda: EDITED, None, preset_in, api_name=False, **NO_PROGRESS_OVERLAY)
         use_original_btn.click(lambda: "original", None, network_in, api_name=False)
+        for name, box in gatys_images.items():  # a file that is no picture is emptied at once, and the status says why
+            box.upload(empty_unusable_upload(box.label), box, [box, status], preprocess=False, api_name=False,
+                       **NO_PROGRESS_OVERLAY)  # fmt: skip
         network_in.change(vgg_notice, network_in, [vgg_note, use_original_btn], api_name=False, **NO_PROGRESS_OVERLAY)
 
     with gr.Tab("Experiments"):
@@ -136,6 +144,8 @@ with gr.Blocks(title="Neural style transfer studio", delete_cache=GRADIO_CACHE_C
                 figure_in = gr.Dropdown(list(STUDY_SWEEPS), value=None, label="The study's figures", elem_id="sweep-figure")
                 rows_in = gr.Textbox(STUDY_SWEEPS[next(iter(STUDY_SWEEPS))][0], label="Rows", elem_id="sweep-rows")
                 columns_in = gr.Textbox("", label="Columns (optional)", elem_id="sweep-columns")
+        gr.Examples([[str(examples[c]), str(examples[s])] for c, s in GATYS_PAIRS[:2]], sweep_images,
+                    label="Examples", elem_id="sweep-examples")  # fmt: skip
         with gr.Row():
             sweep_size = gr.Slider(64, 512, value=128, step=32, label="Size of each cell (px)", elem_id="sweep-size")
             sweep_steps = gr.Slider(1, 300, value=60, step=1, label="Steps of each cell", elem_id="sweep-steps")

@@ -79,12 +79,15 @@ class TextbookLoss:
         return self.alpha * content + self.beta * style
 
 
-def textbook_stylize(loss: TextbookLoss, start: torch.Tensor, evaluations: int, on_evaluation=None) -> tuple[torch.Tensor, list[float]]:
+def textbook_stylize(loss: TextbookLoss, start: torch.Tensor, evaluations: int, on_evaluation=None,
+                     line_search: str | None = None) -> tuple[torch.Tensor, list[float]]:  # fmt: skip
     """LBFGS from a copy of `start` (the content image, in the tutorial) for `evaluations`
-    loss-and-gradient evaluations. `on_evaluation(count, image)`, if given, sees the clamped
-    image each evaluation scored (bench/gatys.py keeps some of them for its loss curves)."""
+    loss-and-gradient evaluations: the tutorial's plain steps (lr 1), or with torch's
+    `line_search="strong_wolfe"`, which does not stall where the plain step overshoots on the
+    large losses of Caffe-scale features. `on_evaluation(count, image)`, if given, sees the
+    clamped image each evaluation scored (bench/gatys.py keeps some of them for its curves)."""
     image = start.clone().requires_grad_(True)
-    optimizer = torch.optim.LBFGS([image])
+    optimizer = torch.optim.LBFGS([image], line_search_fn=line_search)
     history: list[float] = []
 
     def closure():

@@ -12,12 +12,16 @@ network NST_VGG19_WEIGHTS names, and says which.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import statistics
+import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from PIL import Image
 
 from bench.app_process import AppProcess
 from bench.baseline_gatys import CONTENT_LAYERS, STYLE_LAYERS, TextbookLoss, TextbookVGG, textbook_stylize
@@ -27,6 +31,7 @@ from nst.gatys.config import GatysConfig, default_vgg_weights, preset
 from nst.gatys.engine import RunStopped, initial_image, run_gatys
 from nst.gatys.vgg import ieee_fp32, load_vgg19
 from nst.images import fit_long_side, image_to_tensor, load_image, tensor_to_image
+from nst.quality import Quality, judge
 
 
 def vgg_source() -> str:
@@ -138,88 +143,194 @@ def loss_agreement(bench: Bench, steps: int) -> list[dict]:
             for p, loss in losses.items()]  # fmt: skip
 
 
-def loss_curve(bench: Bench, name: str, config: GatysConfig | None, evaluations: int, every: int,
-               stop_at: float = 0.0) -> dict:  # fmt: skip
-    """Seconds against quality for one run: every `every`-th image on the way (and the last) is
-    scored by the evaluator as the saved 8-bit image. `config` None is the baseline, which starts
-    where `bench.problem` starts and runs all its evaluations; ours stops once it scores
-    `stop_at` or lower. The clock includes computing the targets, for both, and leaves out the
-    scoring."""
+@dataclass
+class Frame:
+    """A picture on a run's way: when (seconds since the run began, scoring excluded) and after
+    how many loss-and-gradient evaluations (steps, for pastiche)."""
+
+    seconds: float
+    evaluations: int
+    image: Image.Image
+
+
+def textbook_frames(bench: Bench, line_search: str | None, evaluations: int, every: int) -> tuple[list[Frame], Image.Image]:
+    """The textbook run from the problem's start: every `every`-th evaluated image, and its final
+    picture. The clock includes computing the targets."""
+    begin = time.perf_counter()
+    loss = bench.make_loss()
+    start = initial_image(bench.problem, bench.content, bench.style)
+    frames = []
+
+    def keep(count, image):
+        if count == 1 or count % every == 0:
+            sync(bench.device)
+            frames.append(Frame(time.perf_counter() - begin, count, tensor_to_image(image.detach())))
+
+    final, history = textbook_stylize(loss, start, evaluations, keep, line_search=line_search)
+    frames.append(Frame(time.perf_counter() - begin, len(history), tensor_to_image(final)))
+    return frames, frames[-1].image
+
+
+def engine_frames(bench: Bench, config: GatysConfig, evaluations: int, every: int, enough=lambda frame: False) -> list[Frame]:
+    """Our engine's pictures every `every` steps, until `enough(frame)` says the run has shown what
+    it had to (the clock leaves out the time `enough` spends scoring)."""
+    frames, scoring = [], 0.0
+    for record in run_gatys(config.replace(steps=evaluations), bench.content_image, bench.style_image, image_every=every):
+        if record.image is not None:
+            frames.append(Frame(record.elapsed_s - scoring, record.step, record.image))
+            begin = time.perf_counter()
+            done = enough(frames[-1])
+            scoring += time.perf_counter() - begin
+            if done:
+                break
+    return frames
+
+
+def pastiche_frames(content: Image.Image, style: Image.Image, size: int, steps: int, every: int) -> list[Frame]:
+    """`python -m pastiche` (Gatys with the original VGG19 and L-BFGS, its defaults) as a new user
+    runs it, at `size`; its --workspace frames, timed by when each was written, from its step 0
+    (so that its start-up, like ours, is not counted)."""
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        content.save(f"{folder}/content.png"), style.save(f"{folder}/style.png")
+        subprocess.run([sys.executable, "-m", "pastiche", "--content", f"{folder}/content.png", "--styles",
+                        f"{folder}/style.png", "--output", f"{folder}/out.png", "--size", str(size), "--num-steps",
+                        str(steps), "--workspace", f"{folder}/frames", "--workspace-step", str(every), "--no-verbose"],
+                       check=True)  # fmt: skip
+        paths = sorted(Path(folder, "frames").glob("*.png"))
+        start = paths[0].stat().st_mtime
+        return [Frame(path.stat().st_mtime - start, int(path.stem), Image.open(path).convert("RGB")) for path in paths]
+
+
+def score(bench: Bench, name: str, frames: list[Frame], with_loss: bool = True) -> dict:
+    """Each frame's loss in the one fp32 evaluator and its quality (nst.quality: style moved,
+    structure kept), which no run optimises."""
     points = []
-    if config is None:
-        begin = time.perf_counter()
-        loss = bench.make_loss()
-        start = initial_image(bench.problem, bench.content, bench.style)
-        kept = []
-
-        def keep(count, image):
-            if count == 1 or count % every == 0:
-                sync(bench.device)
-                kept.append((time.perf_counter() - begin, count, tensor_to_image(image.detach())))
-
-        textbook_stylize(loss, start, evaluations, keep)
-        points = [{"seconds": seconds, "evaluations": count, "loss": bench.evaluate(image)} for seconds, count, image in kept]
-    else:
-        scoring = 0.0  # seconds spent scoring, which the engine's clock counts but the run did not need
-        for record in run_gatys(config.replace(steps=evaluations), bench.content_image, bench.style_image, image_every=every):
-            if record.image is not None:
-                begin = time.perf_counter()
-                points.append({"seconds": record.elapsed_s - scoring, "evaluations": record.step, "loss": bench.evaluate(record.image)})
-                scoring += time.perf_counter() - begin
-                if points[-1]["loss"] <= stop_at:
-                    break
+    for frame in frames:
+        quality = judge(frame.image, bench.content_image, bench.style_image)
+        point = {"seconds": frame.seconds, "evaluations": frame.evaluations, "style": quality.style,
+                 "structure": quality.structure}  # fmt: skip
+        if with_loss:
+            point["loss"] = bench.evaluate(frame.image)
+        points.append(point)
     return {"run": name, "points": points}
 
 
-def seconds_to_reach(curve: dict, loss: float) -> float | None:
-    return next((p["seconds"] for p in curve["points"] if p["loss"] <= loss), None)
+def as_good(point: dict, reference: Quality) -> bool:
+    """A picture at least as good as the reference on both measures, give or take QUALITY_SLACK."""
+    return point["style"] >= reference.style - QUALITY_SLACK and point["structure"] >= reference.structure - QUALITY_SLACK
 
 
-def time_to_quality(bench: Bench, evaluations: int, contenders: dict[str, GatysConfig], every: int) -> dict:
-    """How many times sooner each contender reaches the losses the textbook LBFGS reaches.
+QUALITY_SLACK = 0.02  # the measures move by about this between pictures a person cannot tell apart
 
-    The qualities are the baseline's best loss on the way after a quarter, half and all of its
-    `evaluations` (its best, never a point it reached by diverging); for each, the seconds the
-    baseline needed and each contender's ratio (baseline seconds / contender seconds; None where
-    the contender never got there, with its best loss shown)."""
-    baseline = loss_curve(bench, "baseline (textbook LBFGS, fp32)", None, evaluations, every)
+
+def seconds_to(curve: dict, reached) -> float | None:
+    return next((p["seconds"] for p in curve["points"] if reached(p)), None)
+
+
+def time_to_quality(bench: Bench, evaluations: int, contenders: dict[str, GatysConfig], every: int,
+                    others: dict[str, tuple[list[Frame], Quality]] | None = None) -> tuple[dict, dict[str, list[Frame]]]:  # fmt: skip
+    """How many times sooner each contender reaches what the better textbook reaches.
+
+    The better textbook is the better (lower best loss) of the plain LBFGS (lr 1, no line search)
+    and torch's LBFGS with a strong-Wolfe line search, each run for `evaluations`. Two kinds of
+    targets: its best loss on the way after a quarter, half and all of them (a ratio of seconds
+    each, or how close the contender came), and pictures: its final one and those of `others`
+    (runs made elsewhere, e.g. pastiche's, with their reference picture's quality); for each, the
+    seconds until a run's picture is as good (`as_good`). Returns the report and every run's frames."""
+    frames, curves = {}, []
+    for name, line_search in (("textbook LBFGS", None), ("textbook LBFGS + strong Wolfe", "strong_wolfe")):
+        frames[name], final = textbook_frames(bench, line_search, evaluations, every)
+        curves.append(score(bench, name, frames[name]))
+    baseline = min(curves, key=lambda curve: min(p["loss"] for p in curve["points"]))
     best = min(p["loss"] for p in baseline["points"])
-    curves = [baseline] + [loss_curve(bench, name, config, evaluations, every, stop_at=best) for name, config in contenders.items()]
-    rows = []
+    better_final = frames[baseline["run"]][-1].image
+    pictures = {f"{baseline['run']} after {evaluations} evals": judge(better_final, bench.content_image, bench.style_image)}
+    for name, (other_frames, quality) in (others or {}).items():
+        frames[name], pictures[f"{name}'s final picture"] = other_frames, quality
+        curves.append(score(bench, name, other_frames, with_loss=False))
+
+    def enough(frame):  # stop once the best loss and every picture are reached
+        point = score(bench, "", [frame])["points"][0]
+        return point["loss"] <= best and all(as_good(point, quality) for quality in pictures.values())
+
+    for name, config in contenders.items():
+        frames[name] = engine_frames(bench, config, evaluations, every, enough)
+        curves.append(score(bench, name, frames[name]))
+    ratios = []
     for share in (0.25, 0.5, 1.0):
-        on_the_way = [p for p in baseline["points"] if p["evaluations"] <= share * evaluations]
-        target = min(p["loss"] for p in on_the_way)
-        base_seconds = seconds_to_reach(baseline, target)
-        row = {"quality": f"textbook best after {round(share * evaluations)} evals", "loss": target,
+        target = min(p["loss"] for p in baseline["points"] if p["evaluations"] <= share * evaluations)
+        base_seconds = seconds_to(baseline, lambda p: p["loss"] <= target)
+        row = {"quality": f"{baseline['run']}: best loss after {round(share * evaluations)} evals", "loss": target,
                "textbook s": base_seconds}  # fmt: skip
-        for curve in curves[1:]:
-            seconds = seconds_to_reach(curve, target)
-            row[curve["run"]] = base_seconds / seconds if seconds else f"not reached (best {min(p['loss'] for p in curve['points']):.4g})"
-        rows.append(row)
-    return {"size": bench.size, "evaluations": evaluations, "ratios": rows, "curves": curves}
+        for curve in curves:
+            if curve is not baseline and "loss" in curve["points"][0]:
+                seconds = seconds_to(curve, lambda p: p["loss"] <= target)
+                row[curve["run"]] = base_seconds / seconds if seconds else f"not reached (best {min(p['loss'] for p in curve['points']):.4g})"
+        ratios.append(row)
+    to_picture = []
+    for curve in curves:
+        last = curve["points"][-1]
+        row = {"run": curve["run"], "final style": last["style"], "final structure": last["structure"], "final s": last["seconds"]}
+        for label, quality in pictures.items():
+            seconds = seconds_to(curve, lambda p: as_good(p, quality))
+            row[f"s to {label} ({quality.style:.2f}/{quality.structure:.2f})"] = "not reached" if seconds is None else seconds
+        to_picture.append(row)
+    report = {"size": bench.size, "evaluations": evaluations, "better textbook": baseline["run"], "ratios": ratios,
+              "time_to_picture": to_picture, "pictures": {k: dataclasses.asdict(v) for k, v in pictures.items()},
+              "curves": curves}  # fmt: skip
+    return report, frames
 
 
 def plot_curves(result: dict, title: str, path: Path) -> None:
-    """Loss against seconds for every run, with the baseline's best as a dashed line."""
+    """Loss, style and structure against seconds for every run, side by side."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
-    figure, axes = plt.subplots(figsize=(7, 4.2), dpi=110)
+    figure, axes = plt.subplots(1, 3, figsize=(15, 4.2), dpi=100)
     for curve in result["curves"]:
-        axes.plot([p["seconds"] for p in curve["points"]], [p["loss"] for p in curve["points"]], label=curve["run"], lw=1.4)
-    axes.axhline(result["ratios"][-1]["loss"], color="grey", ls="--", lw=0.8, label="textbook's best")
-    # the y range holds the textbook's start and every curve of ours but the fast start's (far off at first)
-    # and leaves out the textbook's spikes once it diverges, which would squash the race to its best
-    shown = [result["curves"][0]["points"][0]] + [p for c in result["curves"][1:] if "fast" not in c["run"] for p in c["points"]]
-    lowest = min(p["loss"] for curve in result["curves"] for p in curve["points"])
-    axes.set(xlabel="seconds", ylabel="loss of the saved image (one fp32 evaluator)", yscale="log", title=title,
-             ylim=(0.8 * lowest, 1.5 * max(p["loss"] for p in shown)))  # fmt: skip
-    axes.legend(fontsize=7)
+        seconds = [p["seconds"] for p in curve["points"]]
+        for axis, measure in zip(axes, ("loss", "style", "structure")):
+            if measure in curve["points"][0]:
+                axis.plot(seconds, [p[measure] for p in curve["points"]], label=curve["run"], lw=1.3)
+    losses = [p["loss"] for c in result["curves"] for p in c["points"] if "loss" in p]
+    axes[0].set(yscale="log", ylabel="loss of the saved image (one fp32 evaluator)", ylim=(0.8 * min(losses), 1.5 * result["curves"][0]["points"][0]["loss"]))
+    axes[1].set(ylabel="style moved (nst.quality; 1: the style image's)")
+    axes[2].set(ylabel="structure kept (nst.quality; 1: the content's edges)")
+    for label, quality in result["pictures"].items():
+        axes[1].axhline(quality["style"], ls="--", lw=0.8, color="grey")
+        axes[2].axhline(quality["structure"], ls="--", lw=0.8, color="grey")
+    for axis in axes:
+        axis.set_xlabel("seconds")
+    axes[0].legend(fontsize=7)
+    figure.suptitle(title + " (dashed: the reference pictures)")
     figure.tight_layout()
     figure.savefig(path)
     plt.close(figure)
+    print(f"wrote {path}")
+
+
+def pictures_at_equal_seconds(runs: dict[str, list[Frame]], moments: list[float], path: Path) -> None:
+    """A sheet: one row per run, one column per moment, each cell the run's latest picture by then."""
+    from PIL import ImageDraw, ImageOps
+
+    cell, label_w = 200, 230
+    sheet = Image.new("RGB", (label_w + cell * len(moments), 24 + cell * len(runs)), "white")
+    draw = ImageDraw.Draw(sheet)
+    for column, moment in enumerate(moments):
+        draw.text((label_w + column * cell + 6, 6), f"after {moment:g} s", fill="black")
+    for row, (name, frames) in enumerate(runs.items()):
+        draw.text((6, 24 + row * cell + cell // 2), name[:36], fill="black")
+        for column, moment in enumerate(moments):
+            shown = [f for f in frames if f.seconds <= moment]
+            if shown:
+                picture = ImageOps.contain(shown[-1].image, (cell - 4, cell - 4))  # a coarse level's picture enlarged
+                sheet.paste(picture, (label_w + column * cell + 2, 24 + row * cell + 2))
+    sheet.save(path)
     print(f"wrote {path}")
 
 
@@ -305,13 +416,14 @@ def first_frame(sizes: list[int], repeats: int = 3) -> list[dict]:
     return rows
 
 
-def contenders(problem: GatysConfig) -> dict[str, GatysConfig]:
-    """Our engine on the baseline's problem: each precision at one level (fp32 is what a CPU
-    without native bf16 runs), the preset's own coarse-to-fine plan, and the feed-forward start."""
-    runs = {f"ours {precision}, 1 level": problem.replace(precision=precision, levels=1) for precision in PRECISIONS}
+def contenders(problem: GatysConfig, name: str) -> dict[str, GatysConfig]:
+    """Our engine on the baseline's problem: as the preset runs it (the app's defaults for
+    "study"), at one level, in bf16, and from the feed-forward picture."""
+    runs = {f"ours ({name}: {problem.levels} levels, {problem.precision})": problem}
     if problem.levels > 1:
-        runs[f"ours auto, {problem.levels} levels"] = problem
-    runs["ours auto, 1 level, fast start"] = problem.replace(levels=1, init="fast")  # the feed-forward picture (nst.feedforward.magenta)
+        runs["ours, 1 level"] = problem.replace(levels=1)
+    runs["ours, bf16"] = problem.replace(precision="bf16")
+    runs["ours, feed-forward start"] = problem.replace(init="fast")  # nst.feedforward's picture, then Gatys
     return runs
 
 
@@ -319,6 +431,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512], help="time-to-quality sizes (default: 256 512)")
     parser.add_argument("--presets", nargs="+", default=["study", "gatys2015"], help="time-to-quality problems (default: study gatys2015)")
     parser.add_argument("--evaluations", type=int, default=300, help="the textbook's evaluations (default: 300)")
+    parser.add_argument("--pastiche-size", type=int, default=512, help="pastiche's run, at one of --sizes (default: 512)")
+    parser.add_argument("--pastiche-steps", type=int, default=200, help="pastiche's steps (default: 200)")
 
 
 def main() -> None:
@@ -350,17 +464,29 @@ def main() -> None:
     print_table("Loss after the same LBFGS steps, against our fp32", report["loss_agreement"])
 
     report["first_frame"] = first_frame([64] if quick else [256, 512], repeats=1 if quick else 3)
-    print_table("The app's Run: seconds to the first streamed picture (app defaults, network loaded)", report["first_frame"])
+    print_table("The app's Run: seconds from python app.py to the first streamed picture (app defaults)", report["first_frame"])
     save()
+    sizes, pastiche_size = ([64], 64) if quick else (args.sizes, args.pastiche_size)
+    evaluations, every = (8, 2) if quick else (args.evaluations, 10)
+    pastiche = None
     for preset_name in args.presets:
-        for size in [64] if quick else args.sizes:
-            problem = preset(preset_name, size=size, vgg_weights=weights, device=device.type)
-            result = time_to_quality(Bench(problem, device, content, style), 8 if quick else args.evaluations,
-                                     contenders(problem), every=2 if quick else 10)  # fmt: skip
+        for size in sizes:
+            bench = Bench(preset(preset_name, size=size, vgg_weights=weights, device=device.type), device, content, style)
+            if size == pastiche_size and pastiche is None:
+                steps = 4 if quick else args.pastiche_steps
+                frames = pastiche_frames(content, style, size, steps, every)
+                pastiche = {f"pastiche {steps} steps": (frames, judge(frames[-1].image, content, style))}
+            result, frames = time_to_quality(bench, evaluations, contenders(bench.problem, preset_name), every,
+                                             pastiche if size == pastiche_size else None)  # fmt: skip
             report[f"time_to_quality_{preset_name}_{size}"] = result
-            title = f"{preset_name} preset, {size} px, {device.type}: times sooner than the textbook (ratio)"
-            print_table(title, result["ratios"])
-            plot_curves(result, title.split(":")[0], result_path(args.out, f"gatys-{preset_name}-{size}", device.type, quick, ".png"))
+            title = f"{preset_name} preset, {size} px, {device.type}"
+            print_table(f"{title}: times sooner than the better textbook (ratio)", result["ratios"])
+            print_table(f"{title}: seconds to a picture as good as each reference (style/structure, nst.quality)",
+                        result["time_to_picture"])  # fmt: skip
+            plot_curves(result, title, result_path(args.out, f"gatys-{preset_name}-{size}", device.type, quick, ".png"))
+            moments = [2, 4, 8] if quick else [5, 10, 20, 40, 80, 160]
+            pictures_at_equal_seconds(frames, moments, result_path(args.out, f"gatys-{preset_name}-{size}-pictures",
+                                                                          device.type, quick, ".png"))  # fmt: skip
             save()
 
 

@@ -213,7 +213,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         args.run(args)
-    except (ValueError, OSError, VGGWeightsError, ModelLoadError) as error:
+    except VGGWeightsError as error:
+        remedy = f" Run with --vgg-weights {error.remedy}." if error.remedy else ""
+        print(f"error: {error}{remedy}", file=sys.stderr)
+        return 2
+    except (ValueError, OSError, ModelLoadError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -70,22 +70,26 @@ def test_stylize_streams_frames_a_plot_and_a_png(app, image_files):
     assert "Loading VGG19" in outputs[0][3] and "Done: 40 steps" in outputs[-1][3]
     frames = frames_of(outputs)
     assert len(frames) >= 10
-    image, plot, path, status, state = frames[-1]
+    assert all(output[1] == gr.skip() and output[2] == gr.skip() for output in outputs[:1])  # no empty plot box before a picture
+    image, plot, download, status, state = frames[-1]
+    assert plot["visible"] and download["visible"]  # they appear with the first picture
+    plot, path = plot["value"], download["value"]
     assert image.size == (64, 48) and state == {"step": 40, "steps": 40, "running": True}
     assert outputs[-1][4]["running"] is False and app.stopped_status(outputs[-1][4]) == gr.skip()  # Stop after Done
     assert Image.open(path).format == "PNG" and Image.open(path).size == (64, 48)
     assert "Step 40 of 40" in status and '<progress value="40" max="40"' in status
     assert plot.startswith("<svg") and all(f">{term}<" in plot for term in ("α·content", "β·style", "total"))
     assert "32×24 px" not in plot and "64×48 px →" in plot  # the switch to the finer level is marked
-    assert len(frames[0][1]) < len(plot)  # the plot grows
+    assert len(frames[0][1]["value"]) < len(plot)  # the plot grows
+    assert frames[0][0].size == (64, 48)  # the coarse level's picture is shown at the final size: no jump
 
 
 def test_stop_leaves_the_last_image_and_says_stopped(app, image_files):
     run = app.stylize(**gatys_args(app, image_files, steps=1000))
     frames = [frame for frame, _ in zip(run, range(4))]
     run.close()  # what the Stop button's cancel does to the generator
-    image, _, path, status, state = frames[-1]
-    assert image.size == (64, 48) and Image.open(path).size == (64, 48)
+    image, _, download, status, state = frames[-1]
+    assert image.size == (64, 48) and Image.open(download["value"]).size == (64, 48)
     assert "Step 100 of 1000" in status and state == {"step": 100, "steps": 1000, "running": True}
     assert "Stopped at step 100 of 1000" in app.stopped_status(state)
 
@@ -115,15 +119,17 @@ def test_stylize_errors(app, tmp_path, image_files, changes, message):
     assert str(tmp_path) not in str(error.value) and not error.value.print_exception  # a user error, no traceback
 
 
-def test_offline_vgg_error_reads_whole(app, image_files, monkeypatch):
+def test_offline_vgg_error_reads_whole_and_names_the_button(app, image_files, monkeypatch):
     def offline(source):
-        raise VGGWeightsError("could not download (<urlopen error [Errno -2] Name or service not known>)")
+        raise VGGWeightsError("could not download (<urlopen error [Errno -2] Name or service not known>).", remedy="original")
 
     monkeypatch.setattr(gatys, "load_vgg19", offline)
     run = app.stylize(**gatys_args(app, image_files, network="torchvision"))
     with pytest.raises(gr.Error) as error:
         list(run)
     assert "&lt;urlopen error [Errno -2] Name or service not known&gt;" in error.value.message
+    assert error.value.message.endswith("Click “Use the original network” beside Network.")  # the app's control, not a flag
+    assert "--vgg-weights" not in error.value.message and "vgg_weights" not in error.value.message
 
 
 def test_preset_fills_controls_by_name(app):
@@ -247,6 +253,42 @@ def test_local_checkpoints_are_offered(app, generator_dir, monkeypatch):
     assert names["Simulation → real (HugGAN sim2real)"] == "huggan/sim2real_cyclegan"
 
 
+def test_a_model_trained_here_is_offered(app, tmp_path, monkeypatch):
+    """train/cyclegan.py leaves OUTPUT_DIR/export; the dropdown offers it, labelled with its domains."""
+    from ui import catalog
+
+    torch.manual_seed(0)
+    g_ab, g_ba = init_weights(ResnetGenerator(ngf=8, n_blocks=1)), init_weights(ResnetGenerator(ngf=8, n_blocks=1))
+    export = save_cyclegan(g_ab, g_ba, tmp_path / "outputs" / "mine" / "export", "photo", "monet", model_card("t", "t"))
+    monkeypatch.setattr(catalog, "TRAINING_OUTPUTS", (tmp_path / "outputs",))
+    assert dict(app.model_choices())["mine (trained here)"] == str(export.resolve())
+    radio, _ = catalog.model_info(str(export.resolve()))
+    assert [choice[0] for choice in radio.choices] == ["AtoB: photo → monet", "BtoA: monet → photo"]
+
+
+def test_model_notes_say_what_can_be_done_where_the_person_is(app, monkeypatch, tmp_path):
+    """A missing absolute path is a missing file, not a Hub id; an unreachable Hub id gets the ways
+    that work offline, with a training command that parses as written."""
+    import shlex
+
+    from nst.cyclegan import hub
+    from nst.cyclegan.trainer import parse_args
+    from ui import catalog
+
+    _, note = catalog.model_info("/data/missing/generator.safetensors")
+    assert "No file or folder `/data/missing/generator.safetensors` on this machine" in note and "Hub" not in note
+    with pytest.raises(gr.Error, match=r"no such file or folder: /data/missing/generator.safetensors'$"):
+        synthetic_image(20, 20).save(tmp_path / "in.png")
+        list(app.fetch_model(str(tmp_path / "in.png"), "/data/missing/generator.safetensors", "AtoB"))
+    monkeypatch.setattr(hub, "is_cached_or_reachable", lambda source: False)
+    monkeypatch.setattr(catalog, "is_cached_or_reachable", lambda source: False)
+    _, note = catalog.model_info("someone/monet")
+    assert "the Hub cannot be reached" in note and "load it once while online" not in note
+    command = next(line for line in note.split("`") if line.startswith("python train/cyclegan.py"))
+    job = parse_args(shlex.split(command)[2:])
+    assert (job.options.output_dir, job.config.crop_size, job.config.epochs) == ("outputs/NAME", 128, 5)
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     yield from serve_app_with_tiny_generator(tmp_path_factory)
@@ -327,7 +369,8 @@ def test_a_diverging_run_stops_with_a_message_and_keeps_the_last_finite_image(ap
         for output in app.stylize(**gatys_args(app, image_files, steps=20)):
             outputs.append(output)
     assert not error.value.print_exception
-    kept, _, path, status, _ = outputs[-1]
+    kept, _, download, status, _ = outputs[-1]
+    path = download["value"]
     assert isinstance(kept, Image.Image) and "Stopped: the loss became nan" in status
     assert np.array_equal(np.asarray(Image.open(path)), np.asarray(kept))
 

@@ -37,14 +37,18 @@ def test_bench_script_quick_run(tmp_path, script, keys):
         assert report["loss_agreement"][0]["relative to fp32"] == 0
         result = report["time_to_quality_study_64"]
         runs = [curve["run"] for curve in result["curves"]]
-        assert runs[0].startswith("baseline") and runs[1:] == ["ours fp32, 1 level", "ours mixed, 1 level",
-                                                              "ours bf16, 1 level", "ours auto, 2 levels",
-                                                              "ours auto, 1 level, fast start"]  # fmt: skip
-        assert all(p["loss"] > 0 and p["seconds"] > 0 for curve in result["curves"] for p in curve["points"])
-        assert [row["quality"] for row in result["ratios"]] == [f"textbook best after {n} evals" for n in (2, 4, 8)]
+        assert runs == ["textbook LBFGS", "textbook LBFGS + strong Wolfe", "pastiche 4 steps", "ours (study: 2 levels, auto)",
+                        "ours, 1 level", "ours, bf16", "ours, feed-forward start"]  # fmt: skip
+        assert result["better textbook"] in runs[:2] and len(result["pictures"]) == 2  # its final picture and pastiche's
+        assert all(p["seconds"] >= 0 and -1 <= p["structure"] <= 1 for curve in result["curves"] for p in curve["points"])
+        assert all(p["loss"] > 0 for curve in result["curves"] if curve["run"] != runs[2] for p in curve["points"])
+        assert [row["quality"].split(": ")[1] for row in result["ratios"]] == [f"best loss after {n} evals" for n in (2, 4, 8)]
         for row in result["ratios"]:  # each contender: a ratio, or how close it came
-            assert all(isinstance(row[run], float) or row[run].startswith("not reached") for run in runs[1:])
-        assert (tmp_path / "gatys-study-64-cpu-quick.png").stat().st_size > 10_000
+            assert all(isinstance(row[run], float) or row[run].startswith("not reached") for run in runs[3:])
+        assert [row["run"] for row in result["time_to_picture"]] == runs
+        for name in ("gatys-study-64-cpu-quick.png", "gatys-study-64-pictures-cpu-quick.png"):
+            assert (tmp_path / name).stat().st_size > 10_000
+        assert report["first_frame"][0]["first frame cold s"] > 0 and report["first_frame"][0]["app served s"] > 0
         assert all(row["s/step (median)"] > 0 for row in report["speed_256"])
         assert all(row["GFLOP/s"] > 0 for row in report["speed_256"])
         assert [row["dtype"] for row in report["convolution_peak"]] == ["float32", "bfloat16"]

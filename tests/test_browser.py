@@ -213,7 +213,7 @@ def test_offline_torchvision_is_explained_whole_and_the_original_is_one_click(br
     toast = page.locator(".toast-body", has_text="torchvision's VGG19").first
     toast.wait_for(timeout=30_000)
     message = toast.inner_text()
-    for words in ("Could not download torchvision's VGG19 weights", "cannot be reached", "Choose the original network"):
+    for words in ("Could not download torchvision's VGG19 weights", "cannot be reached", "Click “Use the original network”"):
         assert words in message, message
     assert status_text(page).startswith("Not run: Could not download")
     ARTIFACTS.mkdir(exist_ok=True)
@@ -230,21 +230,67 @@ def test_offline_torchvision_is_explained_whole_and_the_original_is_one_click(br
     page.close()
 
 
-def test_non_image_upload_is_one_sentence(browser, served, tmp_path):
+def test_non_image_upload_is_emptied_and_said_once(browser, served, tmp_path):
+    """A text file named .png: the box is emptied (no broken-image icon that looks loaded), the
+    status line and one toast say why, adding a style does not say it again, and Run asks for
+    the content image, as the status line does."""
     page = open_page(browser, served.url)
     fake = tmp_path / "fake.png"
     fake.write_text("this is a text file, not a picture")
     sentence = "The Content file is not a picture that can be read"
     page.locator("#content input[type=file]").set_input_files(str(fake))
-    page.wait_for_function(f"({TIMES_SAID})(['{sentence}', 0])", timeout=30_000)  # at once: the preview reads it
+    page.wait_for_function(f"document.querySelector('#status .run-status').innerText.startsWith({sentence!r})", timeout=30_000)
+    page.wait_for_function("!document.querySelector('#content img')", timeout=10_000)  # emptied: nothing to mistake for a picture
+    assert page.locator("#content input[type=file]").count() == 1  # ready for another file
     page.locator("#style input[type=file]").set_input_files(str(EXAMPLES / "shipwreck.jpg"))
     page.locator("#style img").first.wait_for(timeout=30_000)
-    time.sleep(1.0)  # the preview's second try, with both images, says it again
-    before = page.evaluate(f"({TIMES_SAID})(['{sentence}', -1])")
+    time.sleep(1.5)  # the preview's try with the style: no second toast
+    assert page.evaluate(f"({TIMES_SAID})(['{sentence}', -1])") <= 1
+    assert "/tmp" not in page.locator("#status").inner_text()
     page.locator("#run").click()
-    page.wait_for_function(f"({TIMES_SAID})(['{sentence}', {before}])", timeout=30_000)  # and so does Run
-    toast = page.locator(".toast-body", has_text="not a picture").first
-    assert sentence in toast.inner_text() and "/tmp" not in toast.inner_text()
+    page.locator(".toast-body", has_text="Please upload a content image").first.wait_for(timeout=30_000)
+    assert page.evaluate(f"({TIMES_SAID})(['{sentence}', -1])") <= 1
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "gatys-bad-upload.png"))
+    page.close()
+
+
+def test_first_minute_on_a_laptop_screen(browser, served):
+    """At 1280 x 900: before a run no empty plot or download box and a quiet Stop; an example
+    click shows its pictures and the preview without scrolling; changing a setting says the
+    settings are no longer the preset's."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(served.url)
+    page.locator("#run").wait_for(timeout=60_000)
+    assert not page.locator("#loss-plot").is_visible() and not page.locator("#download").is_visible()
+    run_colour, stop_colour = (page.evaluate(f"getComputedStyle(document.querySelector('{b}')).backgroundColor")
+                               for b in ("#run", "#stop"))  # fmt: skip
+    assert run_colour != stop_colour and "stop" not in page.locator("#stop").get_attribute("class")
+    examples = page.locator("#gatys-examples").bounding_box()
+    assert examples["y"] + examples["height"] <= 900, examples  # in the first screen
+    page.locator("#gatys-examples [data-testid=dataset-cell-0-0]").click()  # Tübingen in The Starry Night
+    page.locator("#preview img").first.wait_for(timeout=30_000)
+    page.wait_for_function(f"({ON_TOP})(['#preview img', 0.5])?.visible", timeout=10_000)  # no scrolling needed
+    for box in ("#content img", "#style img"):
+        assert on_top(page, box)["visible"], box
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "gatys-example-clicked.png"))
+    assert page.locator("#preset input").input_value() == "study"
+    set_number(page, "steps", "50")
+    page.wait_for_function("document.querySelector('#preset input').value === 'edited'", timeout=10_000)
+    page.close()
+
+
+def test_on_a_phone_the_examples_come_early(browser, served):
+    """At 390 x 844 the examples come right after the two upload boxes, not 3000 px down."""
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    page.goto(served.url)
+    page.locator("#run").wait_for(timeout=60_000)
+    top = page.evaluate("document.querySelector('#gatys-examples').getBoundingClientRect().top + window.scrollY")
+    height = page.evaluate("document.documentElement.scrollHeight")
+    assert top < 0.3 * height and top < 2 * 844, (top, height)
+    page.locator("#gatys-examples").scroll_into_view_if_needed()
+    assert on_top(page, "#gatys-examples [data-testid=dataset-cell-0-0]")["visible"]
     page.close()
 
 

@@ -75,8 +75,9 @@ def test_cli_defaults_are_the_apps():
         ({"--content": "missing.png"}, "image file not found: missing.png"),
         ({"--content": "NOTIMAGE"}, "is not a readable image"),
         ({"--style-layers": "relu1_1,conv9_9"}, "unknown VGG19 layer 'conv9_9'"),
-        ({"--beta": "-5"}, "beta must not be negative"),
-        ({"--size": "0"}, "size must be at least 16"),
+        ({"--beta": "-5"}, "error: --beta must not be negative"),  # a config error names the flag
+        ({"--size": "0"}, "error: --size must be at least 16"),
+        ({"--vgg-weights": "torchvision"}, "Run with --vgg-weights original."),  # offline here: the flag that needs no download
         ({"--vgg-weights": "nowhere.pth"}, "VGG19 weights file not found: nowhere.pth"),
     ],
 )

@@ -216,6 +216,9 @@ def test_missing_local_paths_say_so(tmp_path, monkeypatch):
         with pytest.raises(ModelLoadError, match=f"no such file or folder: {re.escape(source)}"):
             load_generator(source)
         assert not is_cached_or_reachable(source)
+    absolute = str(tmp_path / "data" / "missing" / "generator.safetensors")  # a path, not a Hub id; no "looked in" cwd
+    with pytest.raises(ModelLoadError, match=f"^no such file or folder: {re.escape(absolute)}$"):
+        load_generator(absolute)
 
 
 def test_saved_config_names_the_architecture_and_loads_strictly(tmp_path):

@@ -100,13 +100,26 @@ def experiments():
 def test_the_experiments_handler_shows_cells_as_they_finish(experiments, image_files):
     content, style = map(str, image_files)
     outputs = list(experiments.run_experiment(content, style, "log10_ratio=-2,-4", "pooling=max,avg", 64, 3, "random"))
-    assert [len(gallery) for gallery, *_ in outputs] == [0, 1, 2, 3, 4]  # one more cell each time
+    assert outputs[0][0].columns == 2 and outputs[0][0].value == []  # the sweep's two columns from the start: no jump
+    assert [len(gallery) for gallery, *_ in outputs[1:]] == [1, 2, 3, 4]  # one more cell each time
     gallery, plot, files, status = outputs[-1]
-    assert [caption.split(" · ")[0] for _, caption in gallery] == [
+    assert [caption.split("\n")[0] for _, caption in gallery] == [
         "log10(alpha/beta) = -2, pooling = max", "log10(alpha/beta) = -2, pooling = avg",
         "log10(alpha/beta) = -4, pooling = max", "log10(alpha/beta) = -4, pooling = avg"]  # fmt: skip
     assert "4 of 4 cells done" in status and plot.count("pooling = avg") >= 2  # every curve named in the legend
     assert Path(files[0]).name == "contact_sheet.png" and len(json.loads(Path(files[1]).read_text())["cells"]) == 4
+
+
+def test_identical_curves_are_named_not_hidden(experiments, content_image, style_image):
+    """Two runs with the same losses (a plateau scheduler that never acted) would hide one curve
+    under the other: the legend and a note say they are the same."""
+    sweep = SweepConfig(Axis("scheduler", ("none", "plateau")), None,
+                        GatysConfig(size=32, steps=3, levels=1, vgg_weights="random", scheduler_patience=50))  # fmt: skip
+    cells = list(run_sweep(sweep, content_image, style_image))
+    assert [entry["total"] for entry in cells[0].losses] == [entry["total"] for entry in cells[1].losses]
+    plot = experiments.sweep_svg(sweep, cells)
+    assert "scheduler = plateau (same curve)" in plot
+    assert "Identical runs (the option changed nothing here): scheduler = plateau = scheduler = none" in plot
 
 
 def test_stopping_the_experiment_keeps_the_finished_cells_downloadable(experiments, image_files):

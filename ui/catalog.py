@@ -10,9 +10,22 @@ from pathlib import Path
 
 import gradio as gr
 
-from nst.cyclegan.hub import CHECKPOINT_SUFFIXES, INDEX_FILE, direction_labels, is_cached_or_reachable
+from nst.cyclegan.hub import CHECKPOINT_SUFFIXES, INDEX_FILE, direction_labels, is_cached_or_reachable, looks_like_path
 
-DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
+PROJECT = Path(__file__).resolve().parents[1]
+DEFAULT_WEIGHTS_DIR = PROJECT / "weights"
+# train/cyclegan.py writes each run's generators to OUTPUT_DIR/export (--output-dir, default outputs/cyclegan)
+TRAINING_OUTPUTS = (Path("outputs"), PROJECT / "outputs")
+
+# What the CycleGAN tab suggests when a model is out of reach offline: what can be done without the internet
+OFFLINE_WAYS = (
+    "Without the internet you can train one from two folders of pictures (`DATA/trainA`, `DATA/trainB`) after "
+    "`pip install -r requirements-train.txt`:\n\n"
+    "`python train/cyclegan.py --dataset DATA --output-dir outputs/NAME --epochs 5 --decay-epochs 0 --load-size 143 "
+    "--crop-size 128 --n-blocks 6`\n\n"
+    "When it ends, `outputs/NAME/export` appears in this list. A reference-implementation checkpoint you already have "
+    "converts with `python -m nst import-official latest_net_G.pth --out weights/NAME`."
+)
 
 
 @dataclass
@@ -54,8 +67,22 @@ def local_checkpoints(directory: Path | None = None) -> list[CatalogEntry]:
     return entries
 
 
+def trained_exports() -> list[CatalogEntry]:
+    """The exports of training runs on this machine (outputs/RUN/export), labelled as trained here."""
+    folders = {folder.resolve() for outputs in TRAINING_OUTPUTS if outputs.is_dir()
+               for folder in outputs.glob("*/export") if (folder / INDEX_FILE).is_file()}  # fmt: skip
+    entries = []
+    for folder in sorted(folders):
+        try:
+            labels = direction_labels(json.loads((folder / INDEX_FILE).read_text()))
+        except (ValueError, AttributeError):
+            labels = direction_labels()
+        entries.append(CatalogEntry(f"{folder.parent.name} (trained here)", str(folder), labels))
+    return entries
+
+
 def available_models() -> list[CatalogEntry]:
-    return load_catalog() + local_checkpoints()
+    return load_catalog() + local_checkpoints() + trained_exports()
 
 
 # ----------------------------------------------------------------------------- the CycleGAN tab's model picker
@@ -76,11 +103,9 @@ def model_info(source: str):
     labels = entry.directions if entry else direction_labels()
     choices = [(f"{direction}: {label}", direction) for direction, label in labels.items()]
     note = f"{entry.description} Licence: {entry.license or 'see the model card'}." if entry and entry.description else ""
-    if source and not is_cached_or_reachable(str(source).strip()):
-        note += (
-            f"\n\n**`{source}` is not on this machine and the Hub cannot be reached.** To get a generator offline: "
-            "train one (`python train/cyclegan.py`), convert a reference-implementation checkpoint "
-            "(`python -m nst import-official latest_net_G.pth --out weights/NAME`), or load it once while online. "
-            "Checkpoints in `weights/` appear in this list."
-        )
+    source = str(source or "").strip()
+    if source and looks_like_path(source) and not Path(source).expanduser().exists():
+        note += f"\n\n**No file or folder `{source}` on this machine.** Pick a model from the list, or give an existing path."
+    elif source and not is_cached_or_reachable(source):
+        note += f"\n\n**`{source}` is not on this machine and the Hub cannot be reached.** {OFFLINE_WAYS}"
     return gr.Radio(choices=choices, value=choices[0][1]), note

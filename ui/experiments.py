@@ -55,11 +55,14 @@ def run_experiment(content: str | None, style: str | None, rows: str, columns: s
     sheet_path = new_result_path().with_name("contact_sheet.png")
     report_path = sheet_path.with_name("sweep.json")
     done, gallery = [], []
-    yield [], gr.skip(), gr.skip(), status_html(f"Running cell 1 of {len(cells_planned)}...", 0, len(cells_planned))
+    # as many gallery columns as the sweep has (up to 4) from the start, so the cells keep their size as they come
+    columns = min(4, len(sweep.columns.values) if sweep.columns else len(cells_planned))
+    yield (gr.Gallery(value=[], columns=columns), gr.skip(), gr.skip(),
+           status_html(f"Running cell 1 of {len(cells_planned)}...", 0, len(cells_planned)))  # fmt: skip
     try:
         for cell in run_sweep(sweep, *images):
             done.append(cell)
-            gallery.append((cell.image, f"{sweep.label(cell)} · {quality_caption(cell.quality)} · loss {cell.losses[-1]['total']:.4g}"))
+            gallery.append((cell.image, f"{sweep.label(cell)}\n{quality_caption(cell.quality)} · loss {cell.losses[-1]['total']:.4g}"))
             contact_sheet(sweep, done).save(sheet_path)  # kept up to date, so Stop leaves what finished
             save_report(sweep, done, report_path)
             text = f"{len(done)} of {len(cells_planned)} cells done"
@@ -77,10 +80,21 @@ def sweep_svg(sweep: SweepConfig, cells) -> str:
     figure.subplots_adjust(left=0.13, right=0.62, top=0.95, bottom=0.16)
     axes = figure.add_subplot()
     axes.set(yscale="log", xlabel="step", ylabel="total loss (log scale)")
+    drawn, same = {}, []  # a curve equal to one drawn before hides under it: say which
     for cell in cells:
         points = [(entry["step"], entry["total"]) for entry in cell.losses if entry["total"] > 0]
+        label = sweep.label(cell)
+        if tuple(points) in drawn:
+            same.append(f"{label} = {drawn[tuple(points)]}")
+            label += " (same curve)"
+        drawn.setdefault(tuple(points), sweep.label(cell))
         if points:  # a cell of 0 steps is one point: a dot, or it would not show
-            axes.plot(*zip(*points), label=sweep.label(cell), linewidth=1.3, marker="o" if len(points) == 1 else None)
+            axes.plot(*zip(*points), label=label, linewidth=1.3, marker="o" if len(points) == 1 else None,
+                      linestyle="--" if label.endswith("(same curve)") else "-")  # fmt: skip
     if axes.lines:
         axes.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7, frameon=False)
+    if same:  # e.g. a plateau scheduler that never cut the rate runs exactly as no scheduler
+        figure.subplots_adjust(bottom=0.28)
+        figure.text(0.01, 0.01, "Identical runs (the option changed nothing here): " + "; ".join(same), fontsize=6.5,
+                    color="#555555", wrap=True)  # fmt: skip
     return figure_svg(figure)

@@ -8,11 +8,12 @@ from typing import Any, get_origin, get_type_hints
 
 import gradio as gr
 import spaces
+from PIL import Image
 
 from nst.gatys.config import VGG_WEIGHTS_ENV, GatysConfig, preset
 from nst.gatys.engine import RunStopped, run_gatys
 from nst.gatys.vgg import IMAGENET_FILE, VGGWeightsError, imagenet_availability, imagenet_cache_path
-from nst.images import ImageError
+from nst.images import ImageError, fit_long_side
 from ui.loss_plot import LossHistory, loss_svg
 from ui.widgets import new_result_path, open_upload, status_html, user_error
 
@@ -75,7 +76,8 @@ def stylize(**named):
     style = open_upload(named["style"], "style", config.style_side())
     style2 = open_upload(named.get("style2"), "second style", config.style_side())
     result = new_result_path()
-    history, state = LossHistory(), run_state(0, config.steps)
+    history, state = LossHistory(planned_steps=config.steps), run_state(0, config.steps)
+    final_size = fit_long_side(content.width, content.height, config.size)
     loading = "Loading VGG19 and computing the targets..."
     yield _outputs(status=status_html(loading, 0, config.steps), state=state)
     try:
@@ -86,19 +88,23 @@ def stylize(**named):
                 record.image.save(result)  # lossless, so Stop still leaves a PNG to download
                 state = run_state(record.step, config.steps)
                 text = f"Step {record.step} of {config.steps} · total loss {record.total:.4g} · {record.elapsed_s:.1f} s"
-                yield _outputs(image=record.image, plot=loss_svg(history), download=str(result),
+                yield _outputs(image=shown_at(record.image, final_size), plot=gr.update(value=loss_svg(history), visible=True),
+                               download=gr.update(value=str(result), visible=True),
                                status=status_html(text, record.step, config.steps), state=state)  # fmt: skip
     except RunStopped as error:  # the last image with a finite loss stays on screen and downloadable
         if error.last_image is not None:
             error.last_image.save(result)
-        kept = {} if error.last_image is None else {"image": error.last_image, "download": str(result)}
+        kept = {} if error.last_image is None else {"image": error.last_image, "download": gr.update(value=str(result), visible=True)}
         ended = run_state(state["step"], config.steps, running=False)
         yield _outputs(**kept, status=status_html(f"Stopped: {error}"), state=ended)
         raise user_error(error, duration=None) from error
     except (VGGWeightsError, ImageError, ValueError) as error:
+        message = str(error)
+        if getattr(error, "remedy", None) == "original":
+            message += " Click “Use the original network” beside Network."
         ended = run_state(state["step"], config.steps, running=False)
-        yield _outputs(status=status_html(f"Not run: {error}"), state=ended)
-        raise user_error(error, duration=None) from error
+        yield _outputs(status=status_html(f"Not run: {message}"), state=ended)
+        raise user_error(message, duration=None) from error
     except Exception:  # a bug: the status says so, and gradio logs the traceback
         failed = "Failed: an internal error (see the server log)."
         yield _outputs(status=status_html(failed), state=run_state(state["step"], config.steps, running=False))
@@ -106,6 +112,14 @@ def stylize(**named):
     done = f"Done: {config.steps} steps in {record.elapsed_s:.1f} s. Download the PNG below the plot."
     ended = run_state(config.steps, config.steps, running=False)
     yield _outputs(status=status_html(done, config.steps, config.steps), state=ended)
+
+
+def shown_at(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """A coarse level's picture enlarged to the final (H, W), so the result keeps its place on the
+    page instead of jumping from a thumbnail; the download keeps the picture as it is."""
+    if (image.height, image.width) == tuple(size):
+        return image
+    return image.resize((size[1], size[0]), Image.Resampling.BICUBIC)
 
 
 def run_state(step: int, steps: int, running: bool = True) -> dict:
@@ -121,8 +135,14 @@ def stopped_status(state: dict):
                        "and can be downloaded.", state["step"], state["steps"])  # fmt: skip
 
 
+EDITED = "edited"  # the Preset box once a setting has been changed by hand
+
+
 def preset_values(name: str, controls: tuple[str, ...]) -> tuple:
-    """The values a preset gives the named controls (GatysConfig fields, or log10_ratio), in order."""
+    """The values a preset gives the named controls (GatysConfig fields, or log10_ratio), in
+    order; EDITED leaves them as they are."""
+    if name == EDITED:
+        return tuple(gr.skip() for _ in controls)
     config = preset(name)
     values = {"log10_ratio": round(math.log10(config.alpha / config.beta), 2), "lr": config.lr or 0}
     values = [values[c] if c in values else getattr(config, c) for c in controls]

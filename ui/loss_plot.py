@@ -9,11 +9,12 @@ marked, with why the loss jumps there.
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import dataclass, field
 
 import matplotlib
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import LogLocator, MaxNLocator, NullFormatter
 
 # How the engine's weighted terms (nst.gatys.Losses.weighted) are named on the plot; a term not
 # listed is shown by its own name.
@@ -30,6 +31,7 @@ class LossHistory:
     terms: dict[str, list[float]] = field(default_factory=dict)  # {label: value at each step}
     level_starts: list[tuple[int, tuple[int, int]]] = field(default_factory=list)  # (first step, (H, W)) of each level after the first
     size: tuple[int, int] | None = None  # (H, W) of the last step added
+    planned_steps: int | None = None  # the run's steps: the x axis spans them from the first point on
 
     def add(self, record) -> None:
         """Append one nst.gatys.StepRecord: its weighted terms and its total."""
@@ -44,7 +46,7 @@ class LossHistory:
 def loss_svg(history: LossHistory) -> str:
     """The plot as an inline <svg> element (fonts as text, so the page can be read and searched)."""
     figure = Figure(figsize=(6.4, 2.9), dpi=100)
-    figure.subplots_adjust(left=0.12, right=0.97, top=0.9, bottom=0.3)
+    figure.subplots_adjust(left=0.14, right=0.97, top=0.9, bottom=0.3)
     axes = figure.add_subplot()
     axes.set_yscale("log")
     axes.set_xlabel("step")
@@ -63,6 +65,14 @@ def loss_svg(history: LossHistory) -> str:
         axes.axvline(step, color="#888888", linestyle="--", linewidth=1)
         axes.annotate(f"{width}×{height} px →", (step, 0.04), xycoords=("data", "axes fraction"), ha="right",
                       xytext=(-4, 0), textcoords="offset points", fontsize=8, color="#555555")  # fmt: skip
+    if history.planned_steps:  # a fixed x axis: one point is not a range of -0.05 to 0.05, and the run's end is in view
+        axes.set_xlim(0, max(history.planned_steps, 1))
+    values = [value for series in history.terms.values() for value in series if value > 0]
+    if values:  # whole decades, at least one: a single value would get a sliver of axis with its labels repeated
+        low, high = math.floor(math.log10(min(values))), math.ceil(math.log10(max(values)))
+        axes.set_ylim(10.0**low, 10.0 ** max(high, low + 1))
+        axes.yaxis.set_major_locator(LogLocator(numticks=6))
+        axes.yaxis.set_minor_formatter(NullFormatter())
     if axes.lines:
         axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=4, frameon=False, fontsize=9)
     notes = []

@@ -50,11 +50,35 @@ class PictureUpload(gr.Image):
         try:
             return super().preprocess(payload)
         except Image.DecompressionBombError as error:
-            raise user_error(f"The {self.label or 'uploaded'} image is too large: images up to {MAX_PIXELS / 1e6:.0f} "
-                             "megapixels are accepted.") from error  # fmt: skip
+            raise user_error(unusable_upload(self.label, "too large")) from error
         except (UnidentifiedImageError, OSError) as error:
-            raise user_error(f"The {self.label or 'uploaded'} file is not a picture that can be read "
-                             "(PNG, JPEG, WebP, ...): please upload an image.") from error  # fmt: skip
+            raise user_error(unusable_upload(self.label, "not a picture")) from error
+
+
+def unusable_upload(label: str | None, problem: str) -> str:
+    """What the person reads when an uploaded file cannot be used (`problem`: "too large" or "not a picture")."""
+    if problem == "too large":
+        return f"The {label or 'uploaded'} image is too large: images up to {MAX_PIXELS / 1e6:.0f} megapixels are accepted."
+    return f"The {label or 'uploaded'} file is not a picture that can be read (PNG, JPEG, WebP, ...): please upload an image."
+
+
+def empty_unusable_upload(label: str):
+    """An upload listener (wired with preprocess=False, so it sees the file itself) that empties a
+    box holding a file that is no usable picture, which would otherwise show a broken-image icon
+    and look loaded, and says why in the status line. Returns (the box, the status)."""
+
+    def check(payload):
+        path = payload.get("path") if isinstance(payload, dict) else getattr(payload, "path", None)
+        if not path:
+            return gr.skip(), gr.skip()
+        try:
+            load_image(path, max_side=64)
+        except ImageError as error:
+            problem = "too large" if "too large" in str(error) else "not a picture"
+            return None, status_html(unusable_upload(label, problem))
+        return gr.skip(), gr.skip()
+
+    return check
 
 
 def open_upload(path: str | None, role: str, max_side: int):

@@ -61,8 +61,9 @@ def load_generator(source: str, direction: str = "AtoB") -> LoadedGenerator:
             raise ModelLoadError(f"{source} is a single generator: only direction AtoB is available")
         generator, layout = build_generator(read_state_dict(path), None, source)
         return LoadedGenerator(generator, source, direction, layout, "")
-    if _looks_like_path(source):
-        raise ModelLoadError(f"no such file or folder: {source} (looked in {Path.cwd()})")
+    if looks_like_path(source):
+        where = "" if path.is_absolute() else f" (looked in {Path.cwd()})"
+        raise ModelLoadError(f"no such file or folder: {source}{where}")
     if _REPO_ID.match(source):
         repo_id, _, revision = source.partition("@")
         return _load_from_files(_HubFiles(repo_id, revision or None), direction, source)
@@ -74,14 +75,14 @@ def is_cached_or_reachable(source: str) -> bool:
     the local cache, or any Hub repo while the Hub answers. Takes at most a few seconds."""
     if Path(source).expanduser().exists():
         return True
-    if _looks_like_path(source) or not _REPO_ID.match(source):
+    if looks_like_path(source) or not _REPO_ID.match(source):
         return False
     repo_id = source.partition("@")[0]
     cached = (Path(constants.HF_HUB_CACHE) / f"models--{repo_id.replace('/', '--')}" / "snapshots").is_dir()
     return cached or (not constants.HF_HUB_OFFLINE and reachable(constants.ENDPOINT))
 
 
-def _looks_like_path(source: str) -> bool:
+def looks_like_path(source: str) -> bool:
     """A source meant as a local path: it starts like one, names a checkpoint file, or begins
     with a folder that exists here (weights/photo2monet), so it is no Hub id."""
     return (

@@ -85,7 +85,13 @@ def min_side(layers: tuple[str, ...]) -> int:
 
 
 class VGGWeightsError(RuntimeError):
-    """The VGG19 weights could not be obtained; the message says how to supply them."""
+    """The VGG19 weights could not be obtained; the message says how to supply them. `remedy`
+    names a network that would work instead ("original"), for the CLI and the app to offer in
+    their own terms (a flag, a button)."""
+
+    def __init__(self, message: str, remedy: str | None = None):
+        super().__init__(message)
+        self.remedy = remedy
 
 
 @contextlib.contextmanager
@@ -329,8 +335,9 @@ def _imagenet_state_dict() -> dict[str, torch.Tensor]:
 def _download_error(reason) -> VGGWeightsError:
     return VGGWeightsError(
         f"Could not download torchvision's VGG19 weights ({IMAGENET_FILE}, 548 MB, from "
-        f"{IMAGENET_URL}): {reason}. Choose the original network, which needs no download, "
-        f"or put that file in {imagenet_cache_path().parent}."
+        f"{IMAGENET_URL}): {reason}. The original network needs no download; or put that file in "
+        f"{imagenet_cache_path().parent}.",
+        remedy="original",
     )
 
 
