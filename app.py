@@ -36,6 +36,16 @@ CSS = """
 #loss-plot svg, #sweep-plot svg { width: 100%; max-width: 760px; height: auto; }
 #loss-plot { min-width: min(320px, 100%) !important; }  /* gr.HTML drops min_width: on a phone the plot takes its own row */
 #preview [data-testid=block-label] { max-width: calc(100% - 44px); }  /* wraps before the download button */
+/* examples as compact pairs of thumbnails in a row (not a tall table); on a phone, first on the page */
+#gatys-examples thead, #sweep-examples thead { display: none; }
+#gatys-examples tbody, #sweep-examples tbody { display: flex; flex-wrap: wrap; gap: 4px 16px; }
+#gatys-examples tbody tr, #sweep-examples tbody tr { display: flex; gap: 2px; padding: 0 !important; border: none; background: none !important; }
+#gatys-examples tbody td, #sweep-examples tbody td { padding: 2px !important; border: none !important; }
+#gatys-examples table, #sweep-examples table { width: auto !important; }
+@media (max-width: 640px) {
+  #gatys-examples { order: -1; }
+  #gatys-examples .container { width: 56px !important; height: 56px !important; }
+}
 #sweep-gallery .caption-label { white-space: pre-line; max-width: calc(100% - 8px); text-overflow: clip; }  /* a cell's caption whole, on two lines */
 """
 NO_PROGRESS_OVERLAY = dict(show_progress="hidden")  # our own status line shows progress; outputs stay visible
