@@ -37,11 +37,11 @@ CSS = """
 #loss-plot { min-width: min(320px, 100%) !important; }  /* gr.HTML drops min_width: on a phone the plot takes its own row */
 #preview [data-testid=block-label] { max-width: calc(100% - 44px); }  /* wraps before the download button */
 /* examples as compact pairs of thumbnails in a row (not a tall table); on a phone, first on the page */
-#gatys-examples thead, #sweep-examples thead { display: none; }
-#gatys-examples tbody, #sweep-examples tbody { display: flex; flex-wrap: wrap; gap: 4px 16px; }
-#gatys-examples tbody tr, #sweep-examples tbody tr { display: flex; gap: 2px; padding: 0 !important; border: none; background: none !important; }
-#gatys-examples tbody td, #sweep-examples tbody td { padding: 2px !important; border: none !important; }
-#gatys-examples table, #sweep-examples table { width: auto !important; }
+#gatys-examples thead, #sweep-examples thead, #cg-examples thead { display: none; }
+#gatys-examples tbody, #sweep-examples tbody, #cg-examples tbody { display: flex; flex-wrap: wrap; gap: 4px 16px; }
+#gatys-examples tbody tr, #sweep-examples tbody tr, #cg-examples tbody tr { display: flex; gap: 2px; padding: 0 !important; border: none; background: none !important; }
+#gatys-examples tbody td, #sweep-examples tbody td, #cg-examples tbody td { padding: 2px !important; border: none !important; }
+#gatys-examples table, #sweep-examples table, #cg-examples table { width: auto !important; }
 @media (max-width: 640px) {
   #gatys-examples { order: -1; }
   #gatys-examples .container { width: 56px !important; height: 56px !important; }
@@ -186,6 +186,9 @@ with gr.Blocks(title="Neural style transfer studio", delete_cache=GRADIO_CACHE_C
         with gr.Row():
             image_in = upload("Input", "cg-input", height=320)
             comparison = gr.ImageSlider(type="pil", label="Before / after", height=320, elem_id="cg-output")
+        gr.Examples([[str(examples[name])] for name in ("tubingen", "cat", "starry_night", "shipwreck")], image_in,
+                    label="Examples: photos (photo → painting models) and paintings (painting → photo)",
+                    elem_id="cg-examples")  # fmt: skip
         with gr.Row():
             max_side_in = gr.Slider(64, 2048, value=512, step=32, label="Maximum side (larger images are scaled down)")
             translate_btn = gr.Button("Translate", variant="primary", elem_id="cg-translate")

@@ -93,3 +93,23 @@ def test_the_app_needs_only_requirements_txt():
     assert not missing, f"imported by the app but not in requirements.txt: {missing}"
     assert {ROOT / "nst" / "gatys" / "engine.py", ROOT / "ui" / "loss_plot.py"} <= seen
     assert ROOT / "nst" / "cyclegan" / "data.py" not in seen and ROOT / "nst" / "cyclegan" / "trainer.py" not in seen
+
+
+@pytest.mark.slow
+def test_each_technique_imports_only_what_it_needs():
+    """The Gatys engine pulls in neither CycleGAN (nor huggingface_hub), torchvision, gradio nor
+    the app; the command line does not pull in the UI or the training extras."""
+    import subprocess
+    import sys
+
+    def loaded(modules: str) -> set[str]:
+        code = f"import sys, {modules}; print(sorted(sys.modules))"
+        out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+        return {name.strip("' ") for name in out.strip("[]\n").split(",")}
+
+    engine = loaded("nst.gatys.engine, nst.gatys.sweep, nst.quality")
+    tops = {name.split(".")[0] for name in engine}
+    assert not tops & {"huggingface_hub", "torchvision", "gradio", "ui", "app", "accelerate"}, tops
+    assert "nst.gatys.engine" in engine and not any(name.startswith("nst.cyclegan") for name in engine)
+    cli = {name.split(".")[0] for name in loaded("nst.cli")}
+    assert not cli & {"gradio", "ui", "app", "accelerate", "torchvision"}, cli
