@@ -13,16 +13,18 @@ import math
 import os
 
 import gradio as gr
+from PIL import Image
 
 from nst.cyclegan.hub import DIRECTIONS
 from nst.gatys.config import CHOICES, DEFAULT_LR, PRESETS
 from nst.gatys.vgg import VGG19_LAYER_NAMES
 from ui.catalog import model_choices, model_info
 from ui.cyclegan_handlers import cyclegan, fetch_model, translate_frame
-from ui.examples import GATYS_PAIRS, example_files
+from ui.examples import GATYS_PAIRS, REGIONS_EXAMPLE, example_files
 from ui.experiments import STUDY_SWEEPS, run_experiment, study_sweep
 from ui.gatys_handlers import CONFIG_TYPES, DEFAULTS, EDITED, RUN_OUTPUTS, preset_values, run_state, stopped_status, stylize, vgg_notice
 from ui.preview import LABEL as PREVIEW_LABEL, NOTE as PREVIEW_NOTE, preview
+from ui.regions import BRUSHES as REGION_BRUSHES, NOTE as REGIONS_NOTE, OPACITY as REGION_OPACITY, paint_over
 from ui.widgets import PictureUpload, empty_unusable_upload, network_choices, status_html
 
 GRADIO_CACHE_CLEANUP = (3600, 24 * 3600)  # hourly, remove uploads and streamed frames older than a day
@@ -122,15 +124,33 @@ with gr.Blocks(title="Neural style transfer studio", delete_cache=GRADIO_CACHE_C
                 gatys_controls["style2_share"] = gr.Slider(0, 1, value=0.5, step=0.05, label="Second style's share")
                 gatys_controls["levels"] = gr.Slider(1, 3, value=DEFAULTS.levels, step=1, label="Coarse-to-fine levels")
                 gatys_controls["seed"] = gr.Number(value=DEFAULTS.seed, label="Seed", precision=0)
+        with gr.Accordion("Where the style goes: paint regions (optional)", open=False, elem_id="regions-box") as regions_box:
+            gr.Markdown(REGIONS_NOTE, elem_id="regions-note")
+            regions_in = gr.ImageEditor(type="pil", image_mode="RGBA", label="Paint over the content", sources=(),
+                                        brush=gr.Brush(colors=[(c, REGION_OPACITY) for c in REGION_BRUSHES],
+                                                       default_color=(next(iter(REGION_BRUSHES)), REGION_OPACITY),
+                                                       color_mode="fixed", default_size=24),
+                                        eraser=gr.Eraser(), layers=False, transforms=(), height=420, interactive=True,
+                                        canvas_size=Image.open(REGIONS_EXAMPLE).size, elem_id="regions")  # fmt: skip
+            gr.Examples([[str(examples["tubingen"]), str(examples["starry_night"]), str(examples["the_scream"]),
+                          {"background": str(examples["tubingen"]), "layers": [str(REGIONS_EXAMPLE)], "composite": None}]],
+                        [gatys_images["content"], gatys_images["style"], gatys_images["style2"], regions_in],
+                        label="Example: the sky in The Starry Night (red), the town in The Scream (blue), the river kept",
+                        elem_id="regions-examples")  # fmt: skip
         run_outputs = {"image": result, "plot": loss_plot, "download": download, "status": status, "state": progress_state}
-        run_event = run_btn.click(stylize, inputs_kwargs={**gatys_images, **gatys_controls},
+        run_event = run_btn.click(stylize, inputs_kwargs={**gatys_images, **gatys_controls, "regions": regions_in},
                                   outputs=[run_outputs[name] for name in RUN_OUTPUTS], api_name="gatys",
                                   concurrency_id="gpu", concurrency_limit=1, **NO_PROGRESS_OVERLAY)  # fmt: skip
         # the status is written after the cancel has gone through, so nothing from the run overwrites it
         # the instant preview: when either image or the strength changes (an example sets both images)
-        gr.on([gatys_images["content"].change, gatys_images["style"].change, preview_strength.release], preview,
-              inputs_kwargs={"content": gatys_images["content"], "style": gatys_images["style"], "strength": preview_strength},
+        gr.on([gatys_images["content"].change, gatys_images["style"].change, gatys_images["style2"].change,
+               preview_strength.release, regions_in.change], preview,
+              inputs_kwargs={"content": gatys_images["content"], "style": gatys_images["style"], "strength": preview_strength,
+                             "style2": gatys_images["style2"], "regions": regions_in},
               outputs=preview_image, api_name="preview", trigger_mode="always_last", **NO_PROGRESS_OVERLAY)  # fmt: skip
+        # the painting canvas holds the content; a new content image starts a new painting
+        gr.on([gatys_images["content"].upload, regions_box.expand], paint_over, [gatys_images["content"], regions_in],
+              regions_in, api_name=False, **NO_PROGRESS_OVERLAY)  # fmt: skip
         stop_btn.click(None, cancels=[run_event], api_name=False).then(stopped_status, progress_state, status, api_name=False,
                                                                        **NO_PROGRESS_OVERLAY)  # fmt: skip
         preset_fields = tuple(f for f in gatys_controls if f in CONFIG_TYPES or f == "log10_ratio")

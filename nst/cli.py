@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from pathlib import Path
 from typing import get_args
 
@@ -19,11 +20,13 @@ from nst.feedforward.magenta import FastConfig
 from nst.gatys.config import PRESETS, VGG_WEIGHTS_ENV, GatysConfig, preset
 from nst.gatys.vgg import VGGWeightsError
 from nst.options import add_dataclass_flags, flag_names, given_fields
+from nst.regions import MaskNote, RegionError
 
 def _add_gatys(subparsers) -> None:
     p = subparsers.add_parser("gatys", help="Gatys et al. (2015) style transfer by optimisation")
     p.add_argument("--content", required=True, help="content image")
-    p.add_argument("--style", required=True, action="append", help="style image; repeat to blend several")
+    p.add_argument("--style", required=True, action="append",
+                   help="style image; repeat to blend several, or, with --mask, one per region in order")
     p.add_argument("--out", required=True, help="output image (.png keeps it lossless)")
     _add_config_flags(p)
     p.add_argument("--save-every", type=int, default=0, metavar="K", help="also save every K-th frame (default: 0, off)")
@@ -97,7 +100,7 @@ def _run_gatys(args: argparse.Namespace) -> None:
 def _add_fast(subparsers) -> None:
     p = subparsers.add_parser("fast", help="feed-forward arbitrary style (Ghiasi et al. 2017): one network pass")
     p.add_argument("--content", required=True, help="content image")
-    p.add_argument("--style", required=True, help="style image")
+    p.add_argument("--style", required=True, action="append", help="style image; with --mask, one per region, in order")
     p.add_argument("--out", required=True, help="output image (.png keeps it lossless)")
     add_dataclass_flags(p.add_argument_group("options (every FastConfig field)"), FastConfig, overrides_only=True)
     p.set_defaults(run=_run_fast)
@@ -107,7 +110,7 @@ def _run_fast(args: argparse.Namespace) -> None:
     from nst.feedforward.magenta import fast_stylize
 
     config = _with_flag_names(lambda: FastConfig(**given_fields(FastConfig, args)), FastConfig)
-    image = fast_stylize(args.content, args.style, config)
+    image = fast_stylize(args.content, args.style if config.mask else args.style[0], config)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     image.save(out)
@@ -208,14 +211,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _note(message, category, filename, lineno, file=None, line=None) -> None:
+    if issubclass(category, MaskNote):
+        print(f"note: {message}", file=sys.stderr)
+    else:
+        print(warnings.formatwarning(message, category, filename, lineno, line), file=sys.stderr, end="")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        args.run(args)
+        with warnings.catch_warnings():  # what the library says once (a resized mask) is a note, not a warning
+            warnings.simplefilter("always", MaskNote)
+            warnings.showwarning = _note
+            args.run(args)
     except VGGWeightsError as error:
         remedy = f" Run with --vgg-weights {error.remedy}." if error.remedy else ""
         print(f"error: {error}{remedy}", file=sys.stderr)
+        return 2
+    except RegionError as error:  # names the options to change: as flags here
+        print(f"error: {flag_names(str(error), GatysConfig, only=('region_colors', 'keep_color'))}", file=sys.stderr)
         return 2
     except (ValueError, OSError, ModelLoadError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -66,11 +66,13 @@ def given_fields(cls, args: argparse.Namespace) -> dict:
     return {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if getattr(args, f.name, None) is not None}
 
 
-def flag_names(message: str, *classes) -> str:
-    """A config's error message as the command line says it: each field name of `classes` that
-    appears in it becomes its flag ("size must be ..." -> "--size must be ...")."""
+def flag_names(message: str, *classes, only: tuple[str, ...] | None = None) -> str:
+    """A config's error message as the command line says it: each field name of `classes` (or
+    just those in `only`) that appears in it becomes its flag ("size must be ..." -> "--size must be ...")."""
     for cls in classes:
         for field in dataclasses.fields(cls):
+            if only is not None and field.name not in only:
+                continue
             message = re.sub(rf"(?<![\w-]){field.name}(?![\w-])", f"--{field.name.replace('_', '-')}", message)
     return message
 

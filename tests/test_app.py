@@ -404,3 +404,45 @@ def test_labels_read_as_words_not_python(app):
     """A person reads "lbfgs 1, adam 0.02", not a dict."""
     label = app.gatys_controls["lr"].label
     assert "lbfgs 1, adam 0.02" in label and "{" not in label and "'" not in label.replace("optimiser's", "")
+
+
+def painting(size: tuple[int, int], halves=((255, 0, 0), (0, 0, 255))) -> Image.Image:
+    """An editor layer: the left half painted in one brush colour, the right in the other, at 60 %."""
+    layer = np.zeros((size[1], size[0], 4), np.uint8)
+    layer[:, : size[0] // 2] = (*halves[0], 153)
+    layer[:, size[0] // 2 :] = (*halves[1], 153)
+    return Image.fromarray(layer)
+
+
+def test_painted_regions_run_with_a_style_term_each(app, image_files, tmp_path):
+    """Red where the style goes, blue where the second style goes: the run has two style terms,
+    and the plot names both; blue without a second style, or a painting over another picture,
+    is one sentence."""
+    content, style = image_files
+    background = Image.open(content).convert("RGBA")
+    editor = {"background": background, "layers": [painting(background.size)], "composite": None}
+    outputs = list(app.stylize(**gatys_args(app, image_files, style2=str(style), regions=editor, steps=4)))
+    plot = [o for o in outputs if isinstance(o[0], Image.Image)][-1][1]["value"]
+    assert ">β·style, region 1<" in plot and ">β·style, region 2<" in plot and "Done: 4 steps" in outputs[-1][3]
+    with pytest.raises(gr.Error, match="You painted in blue, the colour of the second style: add a second style image"):
+        list(app.stylize(**gatys_args(app, image_files, regions=editor)))
+    other = {**editor, "background": synthetic_image(48, 36, seed=9).convert("RGBA")}
+    with pytest.raises(gr.Error, match="The regions were painted over another picture"):
+        list(app.stylize(**gatys_args(app, image_files, style2=str(style), regions=other)))
+    unpainted = {**editor, "layers": [Image.new("RGBA", background.size)]}  # nothing painted: the whole picture, as before
+    outputs = list(app.stylize(**gatys_args(app, image_files, regions=unpainted, steps=2)))
+    assert ">β·style<" in [o for o in outputs if isinstance(o[0], Image.Image)][-1][1]["value"]
+
+
+def test_the_preview_paints_each_region_in_its_style(app, image_files):
+    content, style = image_files
+    background = Image.open(content).convert("RGBA")
+    left_only = {"background": background, "layers": [painting(background.size, ((255, 0, 0), (0, 0, 0)))], "composite": None}
+    left_only["layers"][0].putalpha(Image.fromarray(np.where(np.arange(background.width) < background.width // 2, 153, 0)
+                                                     .astype(np.uint8)[None].repeat(background.height, 0)))  # fmt: skip
+    shown = np.asarray(app.preview(str(content), str(style), 1.0, None, left_only), dtype=float)
+    whole = np.asarray(app.preview(str(content), str(style), 1.0), dtype=float)
+    photo = np.asarray(Image.open(content).convert("RGB").resize(whole.shape[1::-1], Image.Resampling.BICUBIC), dtype=float)
+    width = shown.shape[1]
+    assert np.abs(shown[:, : width // 3] - whole[:, : width // 3]).mean() < 1.5  # the painted left: the style
+    assert np.abs(shown[:, 2 * width // 3 :] - photo[:, 2 * width // 3 :]).mean() < 3  # the unpainted right: the photo

@@ -14,6 +14,9 @@ IMAGES = Path(__file__).resolve().parent / "images"
 SKIMAGE_PHOTOS = {"cat": "chelsea.png", "astronaut": "astronaut.png", "coffee": "coffee.png"}
 PAINTINGS = ("starry_night", "the_scream", "shipwreck", "woman_with_hat_matisse")
 
+# The regions example: the Tübingen photo's sky painted red, its town blue, its river left unpainted
+REGIONS_EXAMPLE = IMAGES / "tubingen_regions.png"
+
 # (content, style) pairs the Gatys tab shows as clickable examples
 GATYS_PAIRS = [
     ("tubingen", "starry_night"),

@@ -15,6 +15,7 @@ from nst.gatys.engine import RunStopped, run_gatys
 from nst.gatys.vgg import IMAGENET_FILE, VGGWeightsError, imagenet_availability, imagenet_cache_path
 from nst.images import ImageError, fit_long_side
 from ui.loss_plot import LossHistory, loss_svg
+from ui.regions import painted_mask, region_styles
 from ui.widgets import new_result_path, open_upload, status_html, user_error
 
 FRAMES = 20  # intermediate images streamed per run
@@ -67,7 +68,8 @@ def stylize(**named):
     during the run.
 
     Takes every control by name (`gatys_images` and `gatys_controls`): the images as file paths,
-    the rest as GatysConfig fields plus the UI's own log10_ratio, network and style2_share."""
+    the rest as GatysConfig fields plus the UI's own log10_ratio, network and style2_share, and
+    the painted regions (ui.regions), if any."""
     if named["content"] is None or named["style"] is None:
         raise user_error("Please upload a content image and a style image (or click an example).")
     config = gatys_config(named, second_style=named.get("style2") is not None)
@@ -76,12 +78,17 @@ def stylize(**named):
     style = open_upload(named["style"], "style", config.style_side())
     style2 = open_upload(named.get("style2"), "second style", config.style_side())
     result = new_result_path()
-    history, state = LossHistory(planned_steps=config.steps), run_state(0, config.steps)
     final_size = fit_long_side(content.width, content.height, config.size)
+    styles = [style] if style2 is None else [style, style2]
+    painted, keep = painted_mask(named.get("regions"), named["content"], final_size, result.with_name("regions.png"))
+    if painted:  # each painted colour its own style; unpainted keeps the photo
+        styles = region_styles(painted, style, style2)
+        config = config.replace(mask=str(result.with_name("regions.png")), region_colors=painted, keep_color=keep,
+                                style_blend_weights=None)  # fmt: skip
+    history, state = LossHistory(planned_steps=config.steps), run_state(0, config.steps)
     loading = "Loading VGG19 and computing the targets..."
     yield _outputs(status=status_html(loading, 0, config.steps), state=state)
     try:
-        styles = [style] if style2 is None else [style, style2]
         for record in run_gatys(config, content, styles, image_every=max(1, config.steps // FRAMES)):
             history.add(record)
             if record.image is not None:

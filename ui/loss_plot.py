@@ -19,7 +19,15 @@ from matplotlib.ticker import LogLocator, MaxNLocator, NullFormatter
 # How the engine's weighted terms (nst.gatys.Losses.weighted) are named on the plot; a term not
 # listed is shown by its own name.
 LABELS = {"content": "α·content", "style": "β·style", "tv": "TV", "total": "total"}
-COLOURS = {"α·content": "#1f77b4", "β·style": "#d62728", "TV": "#2ca02c", "total": "#222222"}
+COLOURS = {"α·content": "#1f77b4", "β·style": "#d62728", "TV": "#2ca02c", "total": "#222222",
+           "β·style, region 1": "#d62728", "β·style, region 2": "#9467bd", "β·style, region 3": "#ff7f0e"}
+
+
+def label(term: str) -> str:
+    """A weighted term's name on the plot; "style 2" (a region's style, nst.regions) is "β·style, region 2"."""
+    if term.startswith("style "):
+        return f"β·style, region {term.split()[1]}"
+    return LABELS.get(term, term)
 
 
 @dataclass
@@ -40,7 +48,7 @@ class LossHistory:
         self.size = record.size
         self.steps.append(record.step)
         for name, value in {**record.weighted, "total": record.total}.items():
-            self.terms.setdefault(LABELS.get(name, name), []).append(value)
+            self.terms.setdefault(label(name), []).append(value)
 
 
 def loss_svg(history: LossHistory) -> str:

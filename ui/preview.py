@@ -7,8 +7,9 @@ from __future__ import annotations
 from PIL import Image
 
 from nst.feedforward.magenta import STYLE_SIDE, FastConfig, fast_stylize
-from nst.images import ImageError
-from ui.widgets import open_upload, user_error
+from nst.images import ImageError, fit_long_side
+from ui.regions import painted_mask, region_styles
+from ui.widgets import new_result_path, open_upload, user_error
 
 PREVIEW_SIDE = 512  # long side of the preview in pixels
 LABEL = "Feed-forward preview, not Gatys"  # short enough to read whole above a quarter-width image
@@ -17,14 +18,28 @@ NOTE = ("**Instant preview**: the feed-forward network of Ghiasi et al. (2017), 
         "whose result streams beside the preview.")
 
 
-def preview(content: str | None, style: str | None, strength: float = 1.0) -> Image.Image | None:
+def preview(content: str | None, style: str | None, strength: float = 1.0, style2: str | None = None,
+            regions: dict | None = None) -> Image.Image | None:
     """The feed-forward picture at PREVIEW_SIDE px, or None (the preview cleared) while the
-    content or the style is missing. A bad image, or a missing onnxruntime, is a one-line error
+    content or the style is missing; with painted regions (ui.regions), each region in its own
+    style and the rest the photo. A bad image, or a missing onnxruntime, is a one-line error
     that says what to do."""
     if content is None or style is None:
         return None
-    images = open_upload(content, "content", PREVIEW_SIDE), open_upload(style, "style", STYLE_SIDE)
+    content_image = open_upload(content, "content", PREVIEW_SIDE)
+    styles = [open_upload(style, "style", STYLE_SIDE)]
+    options = FastConfig(size=PREVIEW_SIDE, strength=float(strength))
+    painted, keep, mask = (), None, None
+    if regions and regions.get("layers"):  # something may be painted
+        mask = new_result_path().with_name("regions.png")
+        size = fit_long_side(content_image.width, content_image.height, PREVIEW_SIDE)
+        painted, keep = painted_mask(regions, content, size, mask)
+    if painted:
+        second = open_upload(style2, "second style", STYLE_SIDE) if style2 else None
+        styles = region_styles(painted, styles[0], second)
+        options = FastConfig(size=PREVIEW_SIDE, strength=float(strength), mask=str(mask), region_colors=painted,
+                             keep_color=keep)  # fmt: skip
     try:
-        return fast_stylize(*images, FastConfig(size=PREVIEW_SIDE, strength=float(strength)))
-    except (ImageError, ValueError) as error:  # nst.cyclegan.weights.ModelLoadError names the pip command
+        return fast_stylize(content_image, styles if painted else styles[0], options)
+    except (ImageError, ValueError) as error:  # nst.errors.ModelLoadError names the pip command
         raise user_error(f"No preview: {error}") from error

@@ -31,6 +31,7 @@ from nst.color import PreserveColor
 from nst.errors import ModelLoadError
 from nst.images import ImageError, fit_long_side, image_to_tensor, load_image, tensor_to_image
 from nst.options import check_choices
+from nst.regions import blend_pictures, parse_colour, parse_colours, read_regions
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -51,9 +52,16 @@ class FastConfig:
     strength: float = 1.0  # 1: the style; s < 1 mixes its S with the content's own and T's picture with the content, by s; 0 is the content
     preserve_color: PreserveColor = "none"  # keep the content's colours, as GatysConfig does (Gatys et al. 2016)
     device: FastDevice = "auto"  # auto: CUDA when onnxruntime can use it (the onnxruntime-gpu build), else the CPU
+    mask: str | None = None  # an image whose colours mark where each style goes, one style image per colour (nst.regions)
+    region_colors: tuple[str, ...] = ()  # the mask's colours in the order of the style images (comma-separated); none: as they first appear from the top left
+    keep_color: str | None = None  # the mask colour whose region keeps the photo (no style), e.g. black
 
     def __post_init__(self) -> None:
         check_choices(self)
+        self.region_colors = parse_colours(self.region_colors)
+        self.keep_color = parse_colour(self.keep_color) if self.keep_color is not None else None
+        if self.mask is None and (self.region_colors or self.keep_color is not None):
+            raise ValueError("region_colors and keep_color need a mask")
         if self.size < 16:
             raise ValueError(f"size must be at least 16 pixels; got {self.size}")
         if not 0 <= self.strength <= 1:
@@ -119,7 +127,9 @@ def _any_size(model) -> bytes:
 
 
 def fast_stylize(content, style, config: FastConfig | None = None) -> Image.Image:
-    """`content` painted in the style of `style` (paths or PIL images) in one pass of T.
+    """`content` painted in the style of `style` (paths or PIL images) in one pass of T; with a
+    mask (config.mask), `style` is a list, one style image per region, and each region is
+    painted in its own style, blended along the regions' borders (nst.regions).
 
     The output's long side is config.size (nst.images.fit_long_side, as in the Gatys engine).
     With strength s < 1 the output is s * T(c, s * P(style) + (1 - s) * P(c)) + (1 - s) * c: T
@@ -131,15 +141,27 @@ def fast_stylize(content, style, config: FastConfig | None = None) -> Image.Imag
     """
     config = config or FastConfig()
     content = load_image(content, max_side=config.size)
-    style = load_image(style, max_side=STYLE_SIDE)
+    styles = list(style) if isinstance(style, (list, tuple)) else [style]
     size = fit_long_side(content.width, content.height, config.size)  # (H, W)
     if min(size) < MIN_SIDE:
         raise ImageError(
             f"the content image is too thin: it becomes {size[1]}x{size[0]} px at size {config.size}, and the network "
             f"needs at least {MIN_SIDE} px a side; use a larger size or a less elongated image"
         )
+    if config.mask is None and len(styles) != 1:
+        raise ValueError(f"{len(styles)} style images need a mask that says where each goes")
+    regions = None if config.mask is None else read_regions(config.mask, size, len(styles), config.region_colors,
+                                                              config.keep_color)  # fmt: skip
     models = load_models(config.device, torch.get_num_threads())  # the thread count the rest of nst uses
     content_t = image_to_tensor(content, size)  # (1, 3, H, W)
+    pictures = [_paint(models, config, content, content_t, load_image(s, max_side=STYLE_SIDE)) for s in styles]
+    if regions is None:
+        return tensor_to_image(pictures[0])
+    return tensor_to_image(blend_pictures(pictures + [content_t] * (regions.keep is not None), regions))
+
+
+def _paint(models, config: FastConfig, content: Image.Image, content_t: torch.Tensor, style: Image.Image) -> torch.Tensor:
+    """T(c, P(style)) at the content's size, with the strength and colour options applied."""
     style_t = image_to_tensor(centre_square(style), (STYLE_SIDE, STYLE_SIDE))
     own_t = image_to_tensor(centre_square(content), (STYLE_SIDE, STYLE_SIDE))
     content_in, style_in, own_in = _prepare_colours(config.preserve_color, content_t, style_t, own_t)
@@ -151,7 +173,7 @@ def fast_stylize(content, style, config: FastConfig | None = None) -> Image.Imag
         out = color.combine_luminance(out, content_t)
     if config.strength < 1:
         out = config.strength * out + (1 - config.strength) * content_t
-    return tensor_to_image(out)
+    return out
 
 
 def centre_square(image: Image.Image) -> Image.Image:

@@ -15,6 +15,7 @@ from nst.color import PreserveColor
 from nst.device import Device, Precision
 from nst.gatys.vgg import VGG19_LAYER_NAMES, network_name
 from nst.options import check_choices, literal_choices
+from nst.regions import parse_colour, parse_colours
 
 Pooling = Literal["max", "avg"]
 Init = Literal["content", "noise", "noisy-content", "style", "fast"]
@@ -69,6 +70,9 @@ class GatysConfig:
     scheduler_patience: int = 10  # "plateau": steps without improvement before a decay
     tv_weight: float = 0.0  # weight of the total-variation smoothness term; 0 turns it off
     style_blend_weights: tuple[float, ...] | None = field(default=None, metadata=TARGETS)  # weight of each style image, in their order; none: equal
+    mask: str | None = field(default=None, metadata=TARGETS)  # an image whose colours mark where each style goes, one style image per colour (nst.regions); none: the styles everywhere
+    region_colors: tuple[str, ...] = field(default=(), metadata=TARGETS)  # the mask's colours in the order of the style images (comma-separated); none: as they first appear from the top left
+    keep_color: str | None = field(default=None, metadata=TARGETS)  # the mask colour whose region keeps the photo (no style), e.g. black
     style_scale: float = field(default=1.0, metadata=TARGETS)  # style images are resized to style_scale * size (long side)
     preserve_color: PreserveColor = field(default="none", metadata=TARGETS)  # Gatys et al. 2016, "Controlling Perceptual Factors"
     levels: int = 2  # coarse-to-fine levels; each halves the size of the one after it
@@ -84,6 +88,9 @@ class GatysConfig:
             self.style_layer_weights = _as_tuple(self.style_layer_weights, float)
         if self.style_blend_weights is not None:
             self.style_blend_weights = _as_tuple(self.style_blend_weights, float)
+        self.region_colors = parse_colours(self.region_colors)
+        if self.keep_color is not None:
+            self.keep_color = parse_colour(self.keep_color)
         self.vgg_weights = network_name(self.vgg_weights)
         self.validate()
 
@@ -150,6 +157,11 @@ class GatysConfig:
             _check(min(self.style_blend_weights, default=0) >= 0, "style blend weights must not be negative")
             _check(sum(self.style_blend_weights) > 0, "style blend weights must not all be zero")
         _check(bool(self.vgg_weights), "vgg_weights must be original, torchvision, random or a file path")
+        if self.mask is None:
+            _check(not self.region_colors and self.keep_color is None, "region_colors and keep_color need a mask")
+        else:
+            _check(self.style_blend_weights is None, "style_blend_weights mix the styles everywhere; with a mask each "
+                   "region has its own style image")
 
 
 # Presets fill several options at once; any field not named keeps its default. "study" is the

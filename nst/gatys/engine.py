@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import os
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
 
@@ -21,9 +22,10 @@ from nst.device import resolve_device, vgg_dtypes
 from nst.feedforward.magenta import FastConfig, fast_stylize
 from nst.gatys.config import GatysConfig
 from nst.gatys.lbfgs import LBFGS
-from nst.gatys.losses import content_loss, style_loss, style_target_gram, tv_loss
+from nst.gatys.losses import content_loss, gram_matrix, guided_style_loss, style_loss, style_target_gram, tv_loss
 from nst.gatys.vgg import VGGFeatures, load_vgg19, min_side
 from nst.images import fit_long_side, image_to_tensor, load_image, resize_tensor, tensor_to_image
+from nst.regions import MaskNote, RegionError, Regions, blend_pictures, read_regions
 from nst.schedules import step_scheduler
 
 ImageSource = str | os.PathLike | Image.Image
@@ -75,7 +77,18 @@ class Targets:
     (compute_targets; nst.gatys.config.TARGETS marks the fields they depend on)."""
 
     content: dict[str, torch.Tensor]  # P^l, detached
-    grams: dict[str, torch.Tensor]  # A^l, blended over the style images, fp32
+    grams: dict[str, torch.Tensor]  # A^l, blended over the style images, fp32 (no mask)
+    regions: list[RegionTargets] | None = None  # with a mask: each styled region's own
+
+
+@dataclass
+class RegionTargets:
+    """A styled region at one level: its style image's Gram matrices, its mask at each style
+    layer's resolution, and its share of the picture (the weight of its style loss)."""
+
+    style_grams: dict[str, tuple[torch.Tensor, int]]  # F F^T of the region's style image, and its M_style
+    masks: dict[str, torch.Tensor]  # (1, 1, h, w) at each style layer
+    share: float
 
 
 @dataclass
@@ -106,7 +119,8 @@ def level_plan(config: GatysConfig, content_size: tuple[int, int]) -> list[tuple
 
 
 def initial_image(
-    config: GatysConfig, content: torch.Tensor, style: torch.Tensor, style_image: Image.Image | None = None
+    config: GatysConfig, content: torch.Tensor, style: torch.Tensor, style_image: Image.Image | None = None,
+    regions: Regions | None = None, style_images: list[Image.Image] | None = None,
 ) -> torch.Tensor:
     """The starting point x_0 for `config.init`, shaped like `content` (the level's content, its
     colours prepared) and `style` (the first style image, prepared for the level).
@@ -119,7 +133,11 @@ def initial_image(
     if config.init == "fast":  # the level's content, so luminance-only transfer starts from a grey picture
         style_image = tensor_to_image(style) if style_image is None else style_image
         options = FastConfig(size=max(content.shape[-2:]), preserve_color=config.preserve_color)
-        return image_to_tensor(fast_stylize(tensor_to_image(content), style_image, options)).to(content)
+        if regions is None:
+            return image_to_tensor(fast_stylize(tensor_to_image(content), style_image, options)).to(content)
+        pictures = [image_to_tensor(fast_stylize(tensor_to_image(content), picture, options)).to(content)
+                    for picture in style_images]  # fmt: skip
+        return blend_pictures(pictures + [content] * (regions.keep is not None), regions)  # each region in its style
     generator = torch.Generator().manual_seed(config.seed)
     noise = torch.rand(content.shape, generator=generator).to(content)
     if config.init == "noise":
@@ -154,14 +172,20 @@ def run_gatys(
     device = resolve_device(config.device)
     content_image = load_image(content, max_side=config.size)  # decoded no larger than needed
     style_images = [load_image(style, max_side=config.style_side()) for style in styles]
+    regions = None
+    if config.mask is not None:  # where each style goes (nst.regions)
+        final = level_plan(config, content_image.size)[-1][0]
+        regions = read_regions(config.mask, final, len(styles), config.region_colors, config.keep_color)
+        if regions.note:
+            warnings.warn(regions.note, MaskNote, stacklevel=2)
     layers = config.content_layers + config.style_layers
     vgg = VGGFeatures(load_vgg19(config.vgg_weights), layers, config.pooling, *vgg_dtypes(config.precision, device))
     step, image, coarser = 0, None, None
     try:
         vgg = vgg.to(device)
-        for level in _levels(config, vgg, content_image, style_images, blend, device, targets_cache):
+        for level in _levels(config, vgg, content_image, style_images, blend, device, targets_cache, regions):
             if coarser is None:
-                image = initial_image(config, level.content, level.style, style_images[0])
+                image = initial_image(config, level.content, level.style, style_images[0], regions, style_images)
             else:  # this level's content plus the upsampled change the coarser level made to its own:
                 # upsampling the coarse image itself would start from a blurred content
                 image = level.content + resize_tensor(image.detach() - coarser.content, level.size)
@@ -175,7 +199,8 @@ def run_gatys(
         ) from error
 
 
-def _levels(config, vgg, content_image, style_images, blend, device, cache: dict | None) -> Iterator[_Level]:
+def _levels(config, vgg, content_image, style_images, blend, device, cache: dict | None,
+            regions: Regions | None = None) -> Iterator[_Level]:  # fmt: skip
     """The levels of level_plan with their targets, each computed when its level begins (or
     taken from `cache`, keyed by the level's size and GatysConfig.targets_key())."""
     cache = {} if cache is None else cache
@@ -191,7 +216,7 @@ def _levels(config, vgg, content_image, style_images, blend, device, cache: dict
                 _check_sides(config, "style", style_t, index)
             if config.preserve_color == "luminance":
                 content_t = color.luminance(content_t)
-            cache[key] = (content_t, style_ts[0], compute_targets(config, vgg, content_t, style_ts, blend))
+            cache[key] = (content_t, style_ts[0], compute_targets(config, vgg, content_t, style_ts, blend, regions))
         content_t, first_style, targets = cache[key]
         pixel_weight = (finest[0] * finest[1]) / (size[0] * size[1])
         yield _Level(size, updates, content_t, first_style, targets, pixel_weight, last=index == len(plan) - 1)
@@ -313,10 +338,14 @@ def _style_tensor(config: GatysConfig, style: Image.Image, content_t: torch.Tens
 
 
 @torch.no_grad()
-def compute_targets(config, vgg, content_t, style_ts, blend) -> Targets:
-    """P^l from the content image and A^l = sum_s b_s A_s^l over the style images."""
+def compute_targets(config, vgg, content_t, style_ts, blend, regions: Regions | None = None) -> Targets:
+    """P^l from the content image and A^l = sum_s b_s A_s^l over the style images; with
+    `regions`, each styled region's style Grams and masks instead (guided_style_loss)."""
     content_features = vgg(content_t)
     style_features = [vgg(style_t) for style_t in style_ts]
+    if regions is not None:
+        return Targets({layer: content_features[layer].detach() for layer in config.content_layers}, {},
+                       _region_targets(config, regions, content_features, style_features))  # fmt: skip
     grams = {}
     for layer in config.style_layers:
         positions = content_features[layer].shape[2] * content_features[layer].shape[3]
@@ -324,6 +353,25 @@ def compute_targets(config, vgg, content_t, style_ts, blend) -> Targets:
             b * style_target_gram(features[layer], positions) for b, features in zip(blend, style_features)
         )
     return Targets({layer: content_features[layer].detach() for layer in config.content_layers}, grams)
+
+
+def _region_targets(config, regions: Regions, content_features, style_features) -> list[RegionTargets]:
+    """Each styled region's targets at this level; a region too small to reach the deepest style
+    layer is refused in one sentence."""
+    targets = []
+    for style_index, region in enumerate(regions.styled):
+        masks = {}
+        for layer in config.style_layers:
+            size = tuple(content_features[layer].shape[-2:])
+            masks[layer] = regions.at(size)[region][None, None].to(content_features[layer].device)
+            if float(masks[layer].sum()) < 1.0:
+                raise RegionError(f"the region {regions.colours[region]} of the mask is too small: it covers less than "
+                                 f"one position of {layer} at this size; paint it larger, or use a larger size")  # fmt: skip
+        grams = {layer: (gram_matrix(style_features[style_index][layer]),
+                         style_features[style_index][layer].shape[2] * style_features[style_index][layer].shape[3])
+                 for layer in config.style_layers}  # fmt: skip
+        targets.append(RegionTargets(grams, masks, float(regions.masks[region].mean())))
+    return targets
 
 
 def evaluate(config, vgg, image, targets: Targets, pixel_weight: float, backward: bool, unit=None) -> Losses:
@@ -347,9 +395,16 @@ def evaluate(config, vgg, image, targets: Targets, pixel_weight: float, backward
         zero = torch.zeros((), device=image.device)
         l_content = sum((content_loss(features[l], p) for l, p in targets.content.items()), zero)
         weights = dict(zip(config.style_layers, config.layer_weights))
-        l_style = style_loss(features, targets.grams, weights) if weights else zero
+        if targets.regions is None:
+            styles = {"style": style_loss(features, targets.grams, weights) if weights else zero}
+        else:  # one style term per region, weighted by its share of the picture
+            names = ["style"] if len(targets.regions) == 1 else [f"style {i + 1}" for i in range(len(targets.regions))]
+            styles = {name: region.share * guided_style_loss(features, region.style_grams, region.masks, weights)
+                      if weights else zero for name, region in zip(names, targets.regions)}  # fmt: skip
+        l_style = sum(styles.values(), zero) if len(styles) > 1 else next(iter(styles.values()))
         l_tv = tv_loss(image) if config.tv_weight > 0 else zero
-        weighted = {"content": pixel_weight * config.alpha * l_content, "style": config.beta * l_style}
+        weighted = {"content": pixel_weight * config.alpha * l_content}
+        weighted |= {name: config.beta * term for name, term in styles.items()}
         if config.tv_weight > 0:
             weighted["tv"] = pixel_weight * config.tv_weight * l_tv
         total = sum(weighted.values())
