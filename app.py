@@ -131,7 +131,7 @@ with gr.Blocks(title="Neural style transfer studio", delete_cache=GRADIO_CACHE_C
                                                        default_color=(next(iter(REGION_BRUSHES)), REGION_OPACITY),
                                                        color_mode="fixed", default_size=24),
                                         eraser=gr.Eraser(), layers=False, transforms=(), height=420, interactive=True,
-                                        canvas_size=Image.open(REGIONS_EXAMPLE).size, elem_id="regions")  # fmt: skip
+                                        canvas_size=Image.open(REGIONS_EXAMPLE).size, format="png", elem_id="regions")  # fmt: skip
             gr.Examples([[str(examples["tubingen"]), str(examples["starry_night"]), str(examples["the_scream"]),
                           {"background": str(examples["tubingen"]), "layers": [str(REGIONS_EXAMPLE)], "composite": None}]],
                         [gatys_images["content"], gatys_images["style"], gatys_images["style2"], regions_in],
@@ -144,7 +144,7 @@ with gr.Blocks(title="Neural style transfer studio", delete_cache=GRADIO_CACHE_C
         # the status is written after the cancel has gone through, so nothing from the run overwrites it
         # the instant preview: when either image or the strength changes (an example sets both images)
         gr.on([gatys_images["content"].change, gatys_images["style"].change, gatys_images["style2"].change,
-               preview_strength.release, regions_in.change], preview,
+               preview_strength.release, regions_in.change, regions_in.input], preview,
               inputs_kwargs={"content": gatys_images["content"], "style": gatys_images["style"], "strength": preview_strength,
                              "style2": gatys_images["style2"], "regions": regions_in},
               outputs=preview_image, api_name="preview", trigger_mode="always_last", **NO_PROGRESS_OVERLAY)  # fmt: skip

@@ -281,6 +281,37 @@ def test_first_minute_on_a_laptop_screen(browser, served):
     page.close()
 
 
+def test_painting_a_region_and_running(browser, served):
+    """Open "Where the style goes", paint a red stroke over the content, Run: the run uses the
+    painting (the status says so) and the preview follows it."""
+    page = open_page(browser, served.url)
+    upload_pair(page, EXAMPLES / "tubingen.jpg", EXAMPLES / "starry_night.jpg")
+    page.locator("#preview img").first.wait_for(timeout=30_000)
+    whole = on_top(page, "#preview img")["src"]
+    page.locator("#regions-box").get_by_text("Where the style goes: paint regions").click()
+    canvas = page.locator("#regions canvas").first
+    canvas.wait_for(timeout=30_000)
+    page.locator("#regions").scroll_into_view_if_needed()
+    time.sleep(2.0)  # the content comes into the canvas
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.2)
+    page.mouse.down()
+    for i in range(1, 21):  # a broad stroke across the sky
+        page.mouse.move(box["x"] + box["width"] * (0.3 + 0.02 * i), box["y"] + box["height"] * (0.2 + 0.005 * i), steps=2)
+    page.mouse.up()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "gatys-regions-painted.png"))
+    page.wait_for_function(f"document.querySelector('#preview img')?.src !== {whole!r}", timeout=30_000)  # the preview follows
+    set_number(page, "steps", "4")
+    set_number(page, "size", "64")
+    page.locator("#run").scroll_into_view_if_needed()
+    page.locator("#run").click()
+    page.wait_for_function("document.querySelector('#status .run-status').innerText.startsWith('Done: 4 steps')",
+                           timeout=120_000)  # fmt: skip
+    assert "Painted regions: 1 styled, the rest kept as the photo." in status_text(page)
+    page.close()
+
+
 def test_on_a_phone_the_examples_come_early(browser, served):
     """At 390 x 844 the examples come right after the two upload boxes, not 3000 px down."""
     page = browser.new_page(viewport={"width": 390, "height": 844})

@@ -116,7 +116,10 @@ def stylize(**named):
         failed = "Failed: an internal error (see the server log)."
         yield _outputs(status=status_html(failed), state=run_state(state["step"], config.steps, running=False))
         raise
-    done = f"Done: {config.steps} steps in {record.elapsed_s:.1f} s. Download the PNG below the plot."
+    where = ""
+    if painted:
+        where = f" Painted regions: {len(painted)} styled" + (", the rest kept as the photo." if keep else ".")
+    done = f"Done: {config.steps} steps in {record.elapsed_s:.1f} s.{where} Download the PNG below the plot."
     ended = run_state(config.steps, config.steps, running=False)
     yield _outputs(status=status_html(done, config.steps, config.steps), state=ended)
 

@@ -25,16 +25,13 @@ def painted_mask(editor: dict | None, content: str, size: tuple[int, int], path:
     brush colours used, in BRUSHES order, and KEEP if some of the picture is left unpainted;
     ((), None) if nothing is painted (no file is written then). A painting over another picture
     than `content` is refused in a sentence."""
-    layers = [layer for layer in (editor or {}).get("layers") or [] if layer is not None]
-    if not layers:
+    painting = _painting(editor or {})
+    if painting is None:
         return (), None
     background = editor.get("background")
     if background is not None and not _same_picture(background, content):
         raise user_error("The regions were painted over another picture: open “Where the style goes” again to paint "
                          "over this content, or clear the painting.")  # fmt: skip
-    painting = Image.new("RGBA", layers[0].size, (0, 0, 0, 0))
-    for layer in layers:
-        painting = Image.alpha_composite(painting, layer.convert("RGBA").resize(painting.size))
     rgba = np.asarray(painting.resize((size[1], size[0]), Image.Resampling.NEAREST), dtype=np.int32)
     painted = rgba[..., 3] > 127
     brushes = np.array([[int(c[i : i + 2], 16) for i in (1, 3, 5)] for c in BRUSHES])
@@ -50,6 +47,28 @@ def painted_mask(editor: dict | None, content: str, size: tuple[int, int], path:
         return (), None
     Image.fromarray(mask).save(path)
     return tuple(used), KEEP if (mask[..., 3] == 0).mean() >= MIN_SHARE else None
+
+
+def _painting(editor: dict) -> Image.Image | None:
+    """The paint alone, as RGBA (transparent where unpainted): the editor's layers when it sends
+    them (an example, the API), else what its composite adds to its background, unblended from
+    the brushes' OPACITY."""
+    layers = [layer for layer in editor.get("layers") or [] if layer is not None]
+    if layers:
+        painting = Image.new("RGBA", layers[0].size, (0, 0, 0, 0))
+        for layer in layers:
+            painting = Image.alpha_composite(painting, layer.convert("RGBA").resize(painting.size))
+        return painting
+    composite, background = editor.get("composite"), editor.get("background")
+    if composite is None or background is None:
+        return None
+    over = np.asarray(composite.convert("RGB").resize(background.size), dtype=np.float32)
+    under = np.asarray(background.convert("RGB"), dtype=np.float32)
+    painted = np.abs(over - under).sum(-1) > 40
+    if not painted.any():
+        return None
+    paint = np.clip((over - (1 - OPACITY) * under) / OPACITY, 0, 255)
+    return Image.fromarray(np.dstack([paint, painted * 255.0]).astype(np.uint8), "RGBA")
 
 
 def region_styles(colours: tuple[str, ...], style, second_style) -> list:
