@@ -110,7 +110,7 @@ def _run_fast(args: argparse.Namespace) -> None:
     from nst.feedforward.magenta import fast_stylize
 
     config = _with_flag_names(lambda: FastConfig(**given_fields(FastConfig, args)), FastConfig)
-    image = fast_stylize(args.content, args.style if config.mask else args.style[0], config)
+    image = fast_stylize(args.content, args.style, config)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     image.save(out)

@@ -50,7 +50,7 @@ def add_dataclass_flags(parser, cls, *, overrides_only: bool = False, shown_defa
         hint, flag = hints[field.name], f"--{field.name.replace('_', '-')}"
         default = _default(field)
         shown = (shown_defaults or {}).get(field.name, ",".join(map(str, default)) if isinstance(default, tuple) else default)
-        help_text = helps[field.name] + ("" if default in (dataclasses.MISSING, None) or hint is bool else f" (default: {shown})")
+        help_text = helps[field.name] + ("" if default in (dataclasses.MISSING, None, ()) or hint is bool else f" (default: {shown})")
         if hint is bool:
             parser.add_argument(flag, dest=field.name, action="store_true", default=None if overrides_only else default,
                                 help=help_text)  # fmt: skip

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageColor
+from PIL import Image, ImageColor, ImageOps
 
 from nst.images import ImageError, load_image
 
@@ -28,7 +28,7 @@ class RegionError(ValueError):
 
 
 class MaskNote(UserWarning):
-    """Something about the mask said once to the person (the CLI prints it, the app shows it)."""
+    """Something about the mask said once to the person (the CLI prints it as a note)."""
 
 
 MIN_SHARE = 0.005  # a colour covering less of the mask is a brush edge or noise, not a region
@@ -41,7 +41,7 @@ class Regions:
     colours: tuple[str, ...]  # "#rrggbb" of each region, in the order of the styles (keep last)
     masks: torch.Tensor  # (K, H, W), 1 inside a region, 0 outside; the K masks sum to 1 at every pixel
     keep: int | None  # the index of the region that keeps the photo, if any
-    note: str | None  # said once to the person: the mask was resized to the content
+    note: str | None  # said once to the person: the mask was resized to the output
 
     @property
     def styled(self) -> list[int]:
@@ -77,20 +77,30 @@ def read_regions(mask, size: tuple[int, int], n_styles: int, region_colors: tupl
         load_image(mask)  # a readable picture, or one sentence why not
     except ImageError as error:
         raise RegionError(f"the mask cannot be used: {error}") from error
-    image = mask if isinstance(mask, Image.Image) else Image.open(mask)
+    if isinstance(mask, Image.Image):
+        image = mask
+    else:
+        with Image.open(mask) as opened:
+            image = ImageOps.exif_transpose(opened)  # as the content is read (nst.images.load_image)
     if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:  # painted where mostly opaque, else black
         rgba = np.asarray(image.convert("RGBA"))
         image = Image.fromarray(np.where(rgba[..., 3:] > 127, rgba[..., :3], 0).astype(np.uint8))
     image = image.convert("RGB")
     note = None
     if (image.height, image.width) != tuple(size):
-        note = (f"the mask is {image.width}x{image.height} px and the content {size[1]}x{size[0]} px: "
-                "the mask was resized to the content")  # fmt: skip
+        note = (f"the mask ({image.width}x{image.height} px) was resized to the output ({size[1]}x{size[0]} px)")
+        if abs(image.width / image.height - size[1] / size[0]) > 0.02 * size[1] / size[0]:
+            note += "; its shape is not the content's, so its regions are stretched to fit"
         image = image.resize((size[1], size[0]), Image.Resampling.NEAREST)
     pixels = np.asarray(image, dtype=np.int32).reshape(-1, 3)
     found, labels = _dominant_colours(pixels)
     keep = parse_colour(keep_color) if keep_color else None
     wanted = [parse_colour(c) for c in region_colors] or [c for c in found if c != keep]
+    repeated = sorted({c for c in wanted if wanted.count(c) > 1 or c == keep})
+    if repeated:
+        raise RegionError(f"the colour{'s' if len(repeated) > 1 else ''} {', '.join(repeated)} "
+                          f"{'are' if len(repeated) > 1 else 'is'} given twice (region_colors, keep_color): "
+                          "each region once")  # fmt: skip
     for colour in [*wanted, *([keep] if keep else [])]:
         if colour not in found:
             raise RegionError(f"the region colour {colour} is not in the mask (an empty region); "

@@ -416,8 +416,8 @@ def painting(size: tuple[int, int], halves=((255, 0, 0), (0, 0, 255))) -> Image.
 
 def test_painted_regions_run_with_a_style_term_each(app, image_files, tmp_path):
     """Red where the style goes, blue where the second style goes: the run has two style terms,
-    and the plot names both; blue without a second style, or a painting over another picture,
-    is one sentence."""
+    and the plot names both; blue without a second style is one sentence; a painting over an
+    earlier picture is not used, and the status says so."""
     content, style = image_files
     background = Image.open(content).convert("RGBA")
     editor = {"background": background, "layers": [painting(background.size)], "composite": None}
@@ -426,9 +426,10 @@ def test_painted_regions_run_with_a_style_term_each(app, image_files, tmp_path):
     assert ">β·style, region 1<" in plot and ">β·style, region 2<" in plot and "Done: 4 steps" in outputs[-1][3]
     with pytest.raises(gr.Error, match="You painted in blue, the colour of the second style: add a second style image"):
         list(app.stylize(**gatys_args(app, image_files, regions=editor)))
-    other = {**editor, "background": synthetic_image(48, 36, seed=9).convert("RGBA")}
-    with pytest.raises(gr.Error, match="The regions were painted over another picture"):
-        list(app.stylize(**gatys_args(app, image_files, style2=str(style), regions=other)))
+    other = {**editor, "background": synthetic_image(48, 36, seed=9).convert("RGBA")}  # the content changed since
+    outputs = list(app.stylize(**gatys_args(app, image_files, style2=str(style), regions=other, steps=2)))
+    assert "The painting was made over another picture and is not used" in outputs[-1][3]
+    assert ">β·style<" in [o for o in outputs if isinstance(o[0], Image.Image)][-1][1]["value"]  # the whole picture styled
     unpainted = {**editor, "layers": [Image.new("RGBA", background.size)]}  # nothing painted: the whole picture, as before
     outputs = list(app.stylize(**gatys_args(app, image_files, regions=unpainted, steps=2)))
     assert ">β·style<" in [o for o in outputs if isinstance(o[0], Image.Image)][-1][1]["value"]
@@ -441,6 +442,9 @@ def test_the_preview_paints_each_region_in_its_style(app, image_files):
     left_only["layers"][0].putalpha(Image.fromarray(np.where(np.arange(background.width) < background.width // 2, 153, 0)
                                                      .astype(np.uint8)[None].repeat(background.height, 0)))  # fmt: skip
     shown = np.asarray(app.preview(str(content), str(style), 1.0, None, left_only), dtype=float)
+    strokes = {"background": background, "layers": [], "composite": Image.alpha_composite(background, left_only["layers"][0])}
+    from_strokes = np.asarray(app.preview(str(content), str(style), 1.0, None, strokes), dtype=float)  # as the editor sends strokes
+    assert np.abs(from_strokes - shown).mean() < 1.0
     whole = np.asarray(app.preview(str(content), str(style), 1.0), dtype=float)
     photo = np.asarray(Image.open(content).convert("RGB").resize(whole.shape[1::-1], Image.Resampling.BICUBIC), dtype=float)
     width = shown.shape[1]

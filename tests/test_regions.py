@@ -54,6 +54,8 @@ def test_transparent_parts_are_unpainted_black(tmp_path):
     (lambda m: read_regions(m, (36, 48), 1, region_colors=("red",)), "the mask colour #0000ff has no style"),
     (lambda m: read_regions(m, (36, 48), 2, region_colors=("red", "green")), "the region colour #008000 is not in the mask (an empty region)"),
     (lambda m: read_regions(m, (36, 48), 1, keep_color="white"), "the region colour #ffffff is not in the mask"),
+    (lambda m: read_regions(m, (36, 48), 1, region_colors=("red",), keep_color="red"), "the colour #ff0000 is given twice"),
+    (lambda m: read_regions(m, (36, 48), 2, region_colors=("red", "red")), "the colour #ff0000 is given twice"),
 ])  # fmt: skip
 def test_each_bad_mask_gets_its_sentence(call, message):
     with pytest.raises(RegionError) as error:
@@ -66,7 +68,9 @@ def test_a_mask_that_is_not_an_image_and_one_of_another_size(tmp_path):
     with pytest.raises(RegionError, match="the mask cannot be used: notes.png is not a readable image"):
         read_regions(tmp_path / "notes.png", (36, 48), 1)
     regions = read_regions(two_halves(96, 72), (36, 48), 2)  # resized, and said once
-    assert regions.note == "the mask is 96x72 px and the content 48x36 px: the mask was resized to the content"
+    assert regions.note == "the mask (96x72 px) was resized to the output (48x36 px)"
+    stretched = read_regions(two_halves(96, 48), (36, 48), 2)
+    assert stretched.note.endswith("its shape is not the content's, so its regions are stretched to fit")
     assert regions.masks.shape == (2, 36, 48)
 
 
@@ -78,10 +82,10 @@ def test_guided_style_loss_with_a_full_mask_is_exactly_style_loss():
     plain = style_loss(features, {k: style_target_gram(v, features[k].shape[2] * features[k].shape[3]) for k, v in style.items()},
                        weights)  # fmt: skip
     grams = {k: (gram_matrix(v), v.shape[2] * v.shape[3]) for k, v in style.items()}
-    ones = {k: torch.ones(1, 1, *v.shape[2:]) for k, v in features.items()}
+    ones = {k: (torch.ones(1, 1, *v.shape[2:]), float(v.shape[2] * v.shape[3])) for k, v in features.items()}
     assert guided_style_loss(features, grams, ones, weights).item() == plain.item()
-    half = {k: torch.cat([torch.ones(1, 1, v.shape[2], 1), torch.zeros(1, 1, v.shape[2], v.shape[3] - 1)], 3)
-            for k, v in features.items()}  # fmt: skip
+    half = {k: (torch.cat([torch.ones(1, 1, v.shape[2], 1), torch.zeros(1, 1, v.shape[2], v.shape[3] - 1)], 3),
+                float(v.shape[2])) for k, v in features.items()}  # fmt: skip
     only_left = {k: v[..., :1] for k, v in features.items()}  # the guided Gram sees the masked positions only
     expected = style_loss(only_left, {k: style_target_gram(v, only_left[k].shape[2]) for k, v in style.items()}, weights)
     assert guided_style_loss(features, grams, half, weights).item() == pytest.approx(expected.item(), rel=1e-6)
@@ -112,7 +116,7 @@ def test_two_regions_each_have_a_style_term(tmp_path, content_image, style_image
 
 def test_a_resized_mask_is_said_once_and_options_are_checked(tmp_path, content_image, style_image):
     two_halves(96, 72).save(tmp_path / "big.png")
-    with pytest.warns(MaskNote, match="the mask was resized to the content"):
+    with pytest.warns(MaskNote, match=r"the mask \(96x72 px\) was resized to the output"):
         list(run_gatys(small(mask=str(tmp_path / "big.png"), keep_color="blue", steps=1), content_image, style_image))
     with pytest.raises(ValueError, match="region_colors and keep_color need a mask"):
         small(keep_color="black")
@@ -127,7 +131,7 @@ def test_a_region_too_small_for_the_deepest_layer_is_refused(tmp_path, content_i
     mask[:3, :4] = (255, 0, 0)  # 12 pixels: a region, but 3/4 of a position of relu2_1 at the coarse level ...
     mask[:, 10:12] = (0, 255, 0)  # ... and a stripe that stays
     Image.fromarray(mask).save(tmp_path / "dot.png")
-    with pytest.raises(RegionError, match="the region #ff0000 of the mask is too small"):
+    with pytest.raises(RegionError, match="the region #ff0000 of the mask is too small: .* at 24x18 px; .* fewer coarse-to-fine levels"):
         list(run_gatys(small(mask=str(tmp_path / "dot.png"), keep_color="black", region_colors="red,lime"),
                        content_image, [style_image, style_image]))  # fmt: skip
 

@@ -297,11 +297,15 @@ def test_every_training_flag_has_help_text():
 
 
 @pytest.mark.slow
-def test_without_the_training_extras_help_says_what_to_install():
-    """In the app's environment (no accelerate), the script says what to install, in one line."""
-    code = ("import runpy, sys; sys.modules['accelerate'] = None; sys.argv = ['cyclegan.py', '--help']; "
-            "runpy.run_path('train/cyclegan.py', run_name='__main__')")  # fmt: skip
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+def test_without_the_training_extras_help_works_and_a_run_says_what_to_install(tmp_path):
+    """In the app's environment (no accelerate): --help works, and a run says what to install, in one line."""
+    def script(*argv):
+        code = (f"import runpy, sys; sys.modules['accelerate'] = None; sys.argv = ['cyclegan.py', *{list(argv)!r}]; "
+                "runpy.run_path('train/cyclegan.py', run_name='__main__')")  # fmt: skip
+        return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+    assert script("--help").returncode == 0
+    result = script("--dataset", str(tmp_path), "--output-dir", str(tmp_path / "out"))
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.strip() == "error: CycleGAN training needs the accelerate package: pip install -r requirements-train.txt"
 

@@ -9,12 +9,7 @@ The run itself is the library's nst.cyclegan.trainer (also installed as `nst-tra
 
 import sys
 
-try:
-    from nst.cyclegan.trainer import cli
-except ImportError as error:  # the app's requirements.txt has no training extras: say so, not a traceback
-    if error.name not in ("accelerate", "datasets"):
-        raise
-    sys.exit(f"error: CycleGAN training needs the {error.name} package: pip install -r requirements-train.txt")
+from nst.cyclegan.trainer import cli
 
 if __name__ == "__main__":
     sys.exit(cli())

@@ -15,7 +15,7 @@ from nst.gatys.engine import RunStopped, run_gatys
 from nst.gatys.vgg import IMAGENET_FILE, VGGWeightsError, imagenet_availability, imagenet_cache_path
 from nst.images import ImageError, fit_long_side
 from ui.loss_plot import LossHistory, loss_svg
-from ui.regions import painted_mask, region_styles
+from ui.regions import painted_mask, painting_over, region_styles
 from ui.widgets import new_result_path, open_upload, status_html, user_error
 
 FRAMES = 20  # intermediate images streamed per run
@@ -80,6 +80,7 @@ def stylize(**named):
     result = new_result_path()
     final_size = fit_long_side(content.width, content.height, config.size)
     styles = [style] if style2 is None else [style, style2]
+    stale = painting_over(named.get("regions"), named["content"]) is False  # painted over an earlier picture
     painted, keep = painted_mask(named.get("regions"), named["content"], final_size, result.with_name("regions.png"))
     if painted:  # each painted colour its own style; unpainted keeps the photo
         styles = region_styles(painted, style, style2)
@@ -101,7 +102,8 @@ def stylize(**named):
     except RunStopped as error:  # the last image with a finite loss stays on screen and downloadable
         if error.last_image is not None:
             error.last_image.save(result)
-        kept = {} if error.last_image is None else {"image": error.last_image, "download": gr.update(value=str(result), visible=True)}
+        kept = {} if error.last_image is None else {"image": shown_at(error.last_image, final_size),
+                                                    "download": gr.update(value=str(result), visible=True)}  # fmt: skip
         ended = run_state(state["step"], config.steps, running=False)
         yield _outputs(**kept, status=status_html(f"Stopped: {error}"), state=ended)
         raise user_error(error, duration=None) from error
@@ -119,6 +121,10 @@ def stylize(**named):
     where = ""
     if painted:
         where = f" Painted regions: {len(painted)} styled" + (", the rest kept as the photo." if keep else ".")
+        if style2 is not None and len(painted) == 1 and painted[0] != "#0000ff":
+            where += " The second style is not used: nothing is painted blue."
+    elif stale:
+        where = " The painting was made over another picture and is not used: paint over this one under “Where the style goes”."
     done = f"Done: {config.steps} steps in {record.elapsed_s:.1f} s.{where} Download the PNG below the plot."
     ended = run_state(config.steps, config.steps, running=False)
     yield _outputs(status=status_html(done, config.steps, config.steps), state=ended)

@@ -8,7 +8,7 @@ from PIL import Image
 
 from nst.feedforward.magenta import STYLE_SIDE, FastConfig, fast_stylize
 from nst.images import ImageError, fit_long_side
-from ui.regions import painted_mask, region_styles
+from ui.regions import painted_mask, painting_over, region_styles
 from ui.widgets import new_result_path, open_upload, user_error
 
 PREVIEW_SIDE = 512  # long side of the preview in pixels
@@ -30,7 +30,7 @@ def preview(content: str | None, style: str | None, strength: float = 1.0, style
     styles = [open_upload(style, "style", STYLE_SIDE)]
     options = FastConfig(size=PREVIEW_SIDE, strength=float(strength))
     painted, keep, mask = (), None, None
-    if regions and regions.get("layers"):  # something may be painted
+    if painting_over(regions, content):  # a painting over this content
         mask = new_result_path().with_name("regions.png")
         size = fit_long_side(content_image.width, content_image.height, PREVIEW_SIDE)
         painted, keep = painted_mask(regions, content, size, mask)

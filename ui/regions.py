@@ -10,6 +10,7 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
+from nst.images import load_image
 from nst.regions import MIN_SHARE
 from ui.widgets import user_error
 
@@ -20,18 +21,22 @@ NOTE = ("**Where the style goes (optional).** Paint over the content: **red** wh
         "second style goes (Advanced); what you leave unpainted keeps the photo. Paint nothing to style the whole picture.")
 
 
+def painting_over(editor: dict | None, content: str) -> bool | None:
+    """None when nothing is painted; True when the painting lies over `content`; False when it
+    was made over another picture (the content changed since), and so does not apply."""
+    if _painting(editor or {}) is None:
+        return None
+    background = editor.get("background")
+    return background is None or _same_picture(background, content)
+
+
 def painted_mask(editor: dict | None, content: str, size: tuple[int, int], path: Path) -> tuple[tuple[str, ...], str | None]:
     """Write the painting in the editor as a mask at the content's (H, W) to `path` and return the
     brush colours used, in BRUSHES order, and KEEP if some of the picture is left unpainted;
-    ((), None) if nothing is painted (no file is written then). A painting over another picture
-    than `content` is refused in a sentence."""
-    painting = _painting(editor or {})
-    if painting is None:
+    ((), None) if nothing is painted over `content` (no file is written then)."""
+    if painting_over(editor, content) is not True:
         return (), None
-    background = editor.get("background")
-    if background is not None and not _same_picture(background, content):
-        raise user_error("The regions were painted over another picture: open “Where the style goes” again to paint "
-                         "over this content, or clear the painting.")  # fmt: skip
+    painting = _painting(editor)
     rgba = np.asarray(painting.resize((size[1], size[0]), Image.Resampling.NEAREST), dtype=np.int32)
     painted = rgba[..., 3] > 127
     brushes = np.array([[int(c[i : i + 2], 16) for i in (1, 3, 5)] for c in BRUSHES])
@@ -85,15 +90,14 @@ def paint_over(content: str | None, editor: dict | None = None):
     painting over this very picture (an example sets both)."""
     if content is None:
         return None
-    background = (editor or {}).get("background")
-    if (editor or {}).get("layers") and background is not None and _same_picture(background, content):
+    if painting_over(editor, content):
         return gr.skip()
     size = Image.open(content).size
     return gr.ImageEditor(value={"background": content, "layers": [], "composite": content}, canvas_size=size)
 
 
 def _same_picture(image: Image.Image, path: str) -> bool:
-    other = Image.open(path)
+    other = load_image(path)  # turned as the engine reads it (EXIF)
     if other.size != image.size:
         return False
     small = [np.asarray(picture.convert("RGB").resize((32, 32)), dtype=np.int16) for picture in (image, other)]

@@ -18,10 +18,9 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import torch
-from accelerate import Accelerator
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
@@ -35,7 +34,12 @@ from nst.cyclegan.training_state import resume, save_checkpoint
 from nst.options import add_dataclass_flags, check_choices, flag_names, given_fields
 from nst.schedules import step_scheduler
 
+if TYPE_CHECKING:  # imported when a run starts: --help and the app's environment need no training extras
+    from accelerate import Accelerator
+
 logger = logging.getLogger("nst.cyclegan.trainer")
+
+TRAINING_EXTRAS = ("accelerate", "datasets")  # requirements-train.txt
 
 MixedPrecision = Literal["no", "fp16", "bf16"]
 
@@ -154,6 +158,8 @@ class Run:
 
 
 def main(job: TrainingJob) -> int:
+    from accelerate import Accelerator
+
     # Without an accelerator, cpu=True is what lets Accelerate join CPU processes (gloo).
     no_gpu = not (torch.cuda.is_available() or torch.backends.mps.is_available())
     options = job.options
@@ -306,6 +312,11 @@ def cli() -> int:
     job = parse_args()
     try:
         return main(job)
+    except ImportError as error:  # the app's requirements.txt has no training extras: say so, not a traceback
+        if error.name not in TRAINING_EXTRAS:
+            raise
+        print(f"error: CycleGAN training needs the {error.name} package: pip install -r requirements-train.txt", file=sys.stderr)
+        return 1
     except (DataError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

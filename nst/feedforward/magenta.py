@@ -17,6 +17,7 @@ its TFLite conversion declares is lifted on loading and T runs at the requested 
 from __future__ import annotations
 
 import functools
+import warnings
 from dataclasses import dataclass
 from importlib.resources import files
 from typing import TYPE_CHECKING, Literal
@@ -31,7 +32,7 @@ from nst.color import PreserveColor
 from nst.errors import ModelLoadError
 from nst.images import ImageError, fit_long_side, image_to_tensor, load_image, tensor_to_image
 from nst.options import check_choices
-from nst.regions import blend_pictures, parse_colour, parse_colours, read_regions
+from nst.regions import MaskNote, blend_pictures, parse_colour, parse_colours, read_regions
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -152,6 +153,8 @@ def fast_stylize(content, style, config: FastConfig | None = None) -> Image.Imag
         raise ValueError(f"{len(styles)} style images need a mask that says where each goes")
     regions = None if config.mask is None else read_regions(config.mask, size, len(styles), config.region_colors,
                                                               config.keep_color)  # fmt: skip
+    if regions is not None and regions.note:
+        warnings.warn(regions.note, MaskNote, stacklevel=2)
     models = load_models(config.device, torch.get_num_threads())  # the thread count the rest of nst uses
     content_t = image_to_tensor(content, size)  # (1, 3, H, W)
     pictures = [_paint(models, config, content, content_t, load_image(s, max_side=STYLE_SIDE)) for s in styles]

@@ -38,7 +38,7 @@ def default_vgg_weights() -> str:
 
 
 # Marks the GatysConfig fields that change a run's targets (P^l and A^l) besides the level's
-# size: runs that agree on them share targets (nst.gatys.engine' targets_cache, sweeps).
+# size: runs that agree on them share targets (the engine's targets_cache, sweeps).
 TARGETS = {"targets": True}
 
 

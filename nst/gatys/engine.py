@@ -87,7 +87,7 @@ class RegionTargets:
     layer's resolution, and its share of the picture (the weight of its style loss)."""
 
     style_grams: dict[str, tuple[torch.Tensor, int]]  # F F^T of the region's style image, and its M_style
-    masks: dict[str, torch.Tensor]  # (1, 1, h, w) at each style layer
+    masks: dict[str, tuple[torch.Tensor, float]]  # (1, 1, h, w) at each style layer, and its M_r = sum m^2
     share: float
 
 
@@ -136,7 +136,7 @@ def initial_image(
         if regions is None:
             return image_to_tensor(fast_stylize(tensor_to_image(content), style_image, options)).to(content)
         pictures = [image_to_tensor(fast_stylize(tensor_to_image(content), picture, options)).to(content)
-                    for picture in style_images]  # fmt: skip
+                    for picture in style_images or [style_image]]  # fmt: skip
         return blend_pictures(pictures + [content] * (regions.keep is not None), regions)  # each region in its style
     generator = torch.Generator().manual_seed(config.seed)
     noise = torch.rand(content.shape, generator=generator).to(content)
@@ -345,7 +345,7 @@ def compute_targets(config, vgg, content_t, style_ts, blend, regions: Regions | 
     style_features = [vgg(style_t) for style_t in style_ts]
     if regions is not None:
         return Targets({layer: content_features[layer].detach() for layer in config.content_layers}, {},
-                       _region_targets(config, regions, content_features, style_features))  # fmt: skip
+                       _region_targets(config, regions, content_features, style_features, content_t.shape[-2:]))  # fmt: skip
     grams = {}
     for layer in config.style_layers:
         positions = content_features[layer].shape[2] * content_features[layer].shape[3]
@@ -355,18 +355,19 @@ def compute_targets(config, vgg, content_t, style_ts, blend, regions: Regions | 
     return Targets({layer: content_features[layer].detach() for layer in config.content_layers}, grams)
 
 
-def _region_targets(config, regions: Regions, content_features, style_features) -> list[RegionTargets]:
+def _region_targets(config, regions: Regions, content_features, style_features, level_size) -> list[RegionTargets]:
     """Each styled region's targets at this level; a region too small to reach the deepest style
     layer is refused in one sentence."""
     targets = []
     for style_index, region in enumerate(regions.styled):
         masks = {}
         for layer in config.style_layers:
-            size = tuple(content_features[layer].shape[-2:])
-            masks[layer] = regions.at(size)[region][None, None].to(content_features[layer].device)
-            if float(masks[layer].sum()) < 1.0:
+            mask = regions.at(tuple(content_features[layer].shape[-2:]))[region][None, None]
+            masks[layer] = (mask.to(content_features[layer].device), float((mask * mask).sum()))
+            if float(mask.sum()) < 1.0:
                 raise RegionError(f"the region {regions.colours[region]} of the mask is too small: it covers less than "
-                                 f"one position of {layer} at this size; paint it larger, or use a larger size")  # fmt: skip
+                                  f"one position of {layer} at {level_size[1]}x{level_size[0]} px; paint it larger, or "
+                                  "use fewer coarse-to-fine levels or a larger size")  # fmt: skip
         grams = {layer: (gram_matrix(style_features[style_index][layer]),
                          style_features[style_index][layer].shape[2] * style_features[style_index][layer].shape[3])
                  for layer in config.style_layers}  # fmt: skip

@@ -60,19 +60,19 @@ def style_loss(
 def guided_style_loss(
     features: dict[str, torch.Tensor],
     style_grams: dict[str, tuple[torch.Tensor, int]],
-    masks: dict[str, torch.Tensor],
+    masks: dict[str, tuple[torch.Tensor, float]],
     layer_weights: dict[str, float],
 ) -> torch.Tensor:
     """L_style of one region (Gatys et al. 2017, "Controlling Perceptual Factors", eq. 5-6): the
     Gram matrix of the features weighted by the region's mask at each layer, G_r = (F m)(F m)^T,
     against the style image's F F^T rescaled to the region's M_r = sum m^2 positions (as
     style_target_gram rescales to a layer's M_l), each E_l normalised by M_r^2 as eq. 4 normalises
-    by M_l^2. `style_grams` holds (F F^T, M_style) of the region's style image per layer. A mask
-    of ones is the whole picture: exactly style_loss against style_target_gram."""
-    total = torch.zeros((), device=next(iter(masks.values())).device)
+    by M_l^2. `style_grams` holds (F F^T, M_style) of the region's style image per layer, `masks`
+    (m, sum m^2) per layer. A mask of ones is the whole picture: exactly style_loss against
+    style_target_gram."""
+    total = torch.zeros((), device=next(iter(masks.values()))[0].device)
     for layer, weight in layer_weights.items():
-        mask = masks[layer]
-        positions = float((mask * mask).sum())
+        mask, positions = masks[layer]
         gram = gram_matrix(features[layer] * mask.to(features[layer].dtype))
         style_gram, style_positions = style_grams[layer]
         target = style_gram * (positions / style_positions)
