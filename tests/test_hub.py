@@ -247,11 +247,17 @@ def test_import_official_pushes_with_the_shared_hub_flags(tmp_path, monkeypatch,
 
     assert main(["import-official", "x.pth", "--out", str(tmp_path / "o"), "--push-to-hub"]) == 2
     assert capsys.readouterr().err == "error: --push-to-hub needs --hub-repo-id USER/NAME\n"
+    checkpoint = tmp_path / "latest_net_G.pth"
+    torch.save(reference_generator(ngf=8, n_blocks=2).state_dict(), checkpoint)
+    monkeypatch.setattr(hub, "reachable", lambda url: False)  # offline: one line, before any work
+    assert main(["import-official", str(checkpoint), "--out", str(tmp_path / "o"), "--push-to-hub", "--hub-repo-id", "me/monet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: the Hugging Face Hub (") and "cannot be reached (offline?)" in err and err.count("\n") == 1
+    assert not (tmp_path / "o").exists()
+    monkeypatch.setattr(hub, "reachable", lambda url: True)  # the Hub answers; its calls are recorded, not sent
     calls = []
     monkeypatch.setattr(HfApi, "create_repo", lambda self, repo_id, **kw: calls.append(("create", repo_id, kw["private"])) or "url")
     monkeypatch.setattr(HfApi, "upload_folder", lambda self, **kw: calls.append(("upload", kw["repo_id"])) or "commit")
-    checkpoint = tmp_path / "latest_net_G.pth"
-    torch.save(reference_generator(ngf=8, n_blocks=2).state_dict(), checkpoint)
     assert main(["import-official", str(checkpoint), "--out", str(tmp_path / "o"), "--push-to-hub",
                  "--hub-repo-id", "me/monet", "--hub-private"]) == 0  # fmt: skip
     assert calls == [("create", "me/monet", True), ("upload", "me/monet")]

@@ -23,6 +23,7 @@ from nst.cyclegan.data import DataError, UnpairedDataset, load_domains
 from nst.cyclegan.training import (
     CycleGANTrainConfig, Discriminators, ImagePool, discriminator_losses, lsgan_loss,
 )  # fmt: skip
+from nst.cyclegan import hub as hub_module
 from nst.cyclegan.hub import load_generator
 from nst.cyclegan.translate import translate
 from nst.schedules import linear_lr_factor
@@ -173,6 +174,7 @@ class _RecordingHub:
 def test_push_to_hub_builds_the_folder_and_calls(dataset, tmp_path, monkeypatch, caplog, fail_upload):
     """Stops at the Hub boundary: HfApi's create_repo and upload_folder are recorded, not sent."""
     hub = _RecordingHub(fail_upload)
+    monkeypatch.setattr(hub_module, "reachable", lambda url: True)  # the Hub answers (its calls are recorded)
     monkeypatch.setattr(HfApi, "create_repo", lambda self, *a, **k: hub.create_repo(self, *a, **k))
     monkeypatch.setattr(HfApi, "upload_folder", lambda self, *a, **k: hub.upload_folder(self, *a, **k))
     monkeypatch.setenv("HF_TOKEN", "hf_secret_token_value")

@@ -261,7 +261,11 @@ class HubOptions:
 
 def create_repo(repo_id: str, private: bool = False) -> str:
     """Create the Hub model repo (or find it): done once per command, before any work, so a
-    missing token fails at once. The token comes from the environment or the saved login."""
+    missing token fails at once, and an unreachable Hub in one line. The token comes from the
+    environment or the saved login."""
+    if not reachable(constants.ENDPOINT):
+        raise OSError(f"the Hugging Face Hub ({constants.ENDPOINT}) cannot be reached (offline?), so {repo_id} cannot "
+                      "be created and nothing can be uploaded: run without uploading, or when online")  # fmt: skip
     return str(HfApi().create_repo(repo_id, private=private, exist_ok=True))
 
 
