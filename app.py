@@ -22,7 +22,7 @@ from ui.catalog import model_choices, model_info
 from ui.cyclegan_handlers import cyclegan, fetch_model, translate_frame
 from ui.examples import GATYS_PAIRS, REGIONS_EXAMPLE, example_files
 from ui.experiments import STUDY_SWEEPS, run_experiment, study_sweep
-from ui.gatys_handlers import CONFIG_TYPES, DEFAULTS, EDITED, RUN_OUTPUTS, preset_values, run_state, stopped_status, stylize, vgg_notice
+from ui.gatys_handlers import CONFIG_TYPES, DEFAULTS, EDITED, RUN_OUTPUTS, preset_values, run_gatys_tab, run_state, stopped_status, vgg_notice
 from ui.preview import LABEL as PREVIEW_LABEL, NOTE as PREVIEW_NOTE, preview
 from ui.regions import BRUSHES as REGION_BRUSHES, NOTE as REGIONS_NOTE, OPACITY as REGION_OPACITY, paint_over
 from ui.widgets import PictureUpload, empty_unusable_upload, network_choices, status_html
@@ -126,7 +126,8 @@ with gr.Blocks(title="Neural style transfer studio", delete_cache=GRADIO_CACHE_C
                 gatys_controls["seed"] = gr.Number(value=DEFAULTS.seed, label="Seed", precision=0)
         with gr.Accordion("Where the style goes: paint regions (optional)", open=False, elem_id="regions-box") as regions_box:
             gr.Markdown(REGIONS_NOTE, elem_id="regions-note")
-            regions_in = gr.ImageEditor(type="pil", image_mode="RGBA", label="Paint over the content", sources=(),
+            regions_in = gr.ImageEditor(value={"background": None, "layers": [], "composite": None}, type="pil", image_mode="RGBA",
+                                        label="Paint over the content", sources=(),
                                         brush=gr.Brush(colors=[(c, REGION_OPACITY) for c in REGION_BRUSHES],
                                                        default_color=(next(iter(REGION_BRUSHES)), REGION_OPACITY),
                                                        color_mode="fixed", default_size=24),
@@ -138,9 +139,12 @@ with gr.Blocks(title="Neural style transfer studio", delete_cache=GRADIO_CACHE_C
                         label="Example: the sky in The Starry Night (red), the town in The Scream (blue), the river kept",
                         elem_id="regions-examples")  # fmt: skip
         run_outputs = {"image": result, "plot": loss_plot, "download": download, "status": status, "state": progress_state}
-        run_event = run_btn.click(stylize, inputs_kwargs={**gatys_images, **gatys_controls, "regions": regions_in},
+        run_event = run_btn.click(run_gatys_tab, inputs_kwargs={**gatys_images, **gatys_controls, "regions": regions_in},
                                   outputs=[run_outputs[name] for name in RUN_OUTPUTS], api_name="gatys",
                                   concurrency_id="gpu", concurrency_limit=1, **NO_PROGRESS_OVERLAY)  # fmt: skip
+        # the plot and the download appear with the run's first picture (the API's outputs stay plain values)
+        gr.on([loss_plot.change, download.change], lambda: (gr.update(visible=True), gr.update(visible=True)), None,
+              [loss_plot, download], api_name=False, **NO_PROGRESS_OVERLAY)  # fmt: skip
         # the status is written after the cancel has gone through, so nothing from the run overwrites it
         # the instant preview: when either image or the strength changes (an example sets both images)
         gr.on([gatys_images["content"].change, gatys_images["style"].change, gatys_images["style2"].change,

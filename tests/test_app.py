@@ -43,7 +43,7 @@ def app(tmp_path_factory):
 
 
 def gatys_args(app, images, **changes) -> dict:
-    """Keyword arguments of app.stylize: every control at its value in the UI, then `changes`
+    """Keyword arguments of app.run_gatys_tab: every control at its value in the UI, then `changes`
     (by control name), with a small, quick problem and the random network."""
     values = {name: control.value for name, control in app.gatys_controls.items()}
     values.update(content=str(images[0]), style=str(images[1]), style2=None, steps=12, size=64, network="random",
@@ -61,35 +61,33 @@ def generator_dir(tmp_path):
 
 
 def frames_of(run) -> list[tuple]:
-    """The yields of app.stylize that carry an image (the first and last only update the status)."""
+    """The yields of app.run_gatys_tab that carry an image (the first and last only update the status)."""
     return [frame for frame in run if isinstance(frame[0], Image.Image)]
 
 
 def test_stylize_streams_frames_a_plot_and_a_png(app, image_files):
-    outputs = list(app.stylize(**gatys_args(app, image_files, steps=40, levels=2)))
+    outputs = list(app.run_gatys_tab(**gatys_args(app, image_files, steps=40, levels=2)))
     assert "Loading VGG19" in outputs[0][3] and "Done: 40 steps" in outputs[-1][3]
     frames = frames_of(outputs)
     assert len(frames) >= 10
     assert all(output[1] == gr.skip() and output[2] == gr.skip() for output in outputs[:1])  # no empty plot box before a picture
-    image, plot, download, status, state = frames[-1]
-    assert plot["visible"] and download["visible"]  # they appear with the first picture
-    plot, path = plot["value"], download["value"]
+    image, plot, path, status, state = frames[-1]
     assert image.size == (64, 48) and state == {"step": 40, "steps": 40, "running": True}
     assert outputs[-1][4]["running"] is False and app.stopped_status(outputs[-1][4]) == gr.skip()  # Stop after Done
     assert Image.open(path).format == "PNG" and Image.open(path).size == (64, 48)
     assert "Step 40 of 40" in status and '<progress value="40" max="40"' in status
     assert plot.startswith("<svg") and all(f">{term}<" in plot for term in ("α·content", "β·style", "total"))
     assert "32×24 px" not in plot and "64×48 px →" in plot  # the switch to the finer level is marked
-    assert len(frames[0][1]["value"]) < len(plot)  # the plot grows
+    assert len(frames[0][1]) < len(plot)  # the plot grows
     assert frames[0][0].size == (64, 48)  # the coarse level's picture is shown at the final size: no jump
 
 
 def test_stop_leaves_the_last_image_and_says_stopped(app, image_files):
-    run = app.stylize(**gatys_args(app, image_files, steps=1000))
+    run = app.run_gatys_tab(**gatys_args(app, image_files, steps=1000))
     frames = [frame for frame, _ in zip(run, range(4))]
     run.close()  # what the Stop button's cancel does to the generator
-    image, _, download, status, state = frames[-1]
-    assert image.size == (64, 48) and Image.open(download["value"]).size == (64, 48)
+    image, _, path, status, state = frames[-1]
+    assert image.size == (64, 48) and Image.open(path).size == (64, 48)
     assert "Step 100 of 1000" in status and state == {"step": 100, "steps": 1000, "running": True}
     assert "Stopped at step 100 of 1000" in app.stopped_status(state)
 
@@ -97,7 +95,7 @@ def test_stop_leaves_the_last_image_and_says_stopped(app, image_files):
 def test_greyscale_and_rgba_inputs_work(app, tmp_path, content_image, style_image):
     content_image.convert("L").save(tmp_path / "grey.png")
     style_image.convert("RGBA").save(tmp_path / "rgba.png")
-    frames = frames_of(app.stylize(**gatys_args(app, (tmp_path / "grey.png", tmp_path / "rgba.png"), steps=2)))
+    frames = frames_of(app.run_gatys_tab(**gatys_args(app, (tmp_path / "grey.png", tmp_path / "rgba.png"), steps=2)))
     assert frames[-1][0].mode == "RGB"
 
 
@@ -115,7 +113,7 @@ def test_stylize_errors(app, tmp_path, image_files, changes, message):
     (tmp_path / "notes.png").write_text("not a picture")
     changes = {k: str(tmp_path / "notes.png") if v == "NOTIMAGE" else v for k, v in changes.items()}
     with pytest.raises(gr.Error, match=message) as error:
-        list(app.stylize(**gatys_args(app, image_files, **changes)))
+        list(app.run_gatys_tab(**gatys_args(app, image_files, **changes)))
     assert str(tmp_path) not in str(error.value) and not error.value.print_exception  # a user error, no traceback
 
 
@@ -124,7 +122,7 @@ def test_offline_vgg_error_reads_whole_and_names_the_button(app, image_files, mo
         raise VGGWeightsError("could not download (<urlopen error [Errno -2] Name or service not known>).", remedy="original")
 
     monkeypatch.setattr(gatys, "load_vgg19", offline)
-    run = app.stylize(**gatys_args(app, image_files, network="torchvision"))
+    run = app.run_gatys_tab(**gatys_args(app, image_files, network="torchvision"))
     with pytest.raises(gr.Error) as error:
         list(run)
     assert "&lt;urlopen error [Errno -2] Name or service not known&gt;" in error.value.message
@@ -178,7 +176,7 @@ def test_preview_of_a_too_thin_content_and_without_onnxruntime(app, tmp_path, im
 
 def test_fast_init_is_offered_and_runs(app, image_files):
     assert ("fast", "fast") in app.gatys_controls["init"].choices  # from nst.gatys.config.CHOICES
-    frames = frames_of(app.stylize(**gatys_args(app, image_files, init="fast", steps=2, levels=1)))
+    frames = frames_of(app.run_gatys_tab(**gatys_args(app, image_files, init="fast", steps=2, levels=1)))
     expected = fast_stylize(*image_files, FastConfig(size=64))
     assert np.array_equal(np.asarray(frames[0][0]), np.asarray(expected))  # step 0: the feed-forward picture
 
@@ -308,6 +306,18 @@ def test_served_gatys_streams_through_gradio_client(server, image_files):
 
 
 @pytest.mark.slow
+def test_served_gatys_takes_the_painted_regions(server, image_files, tmp_path):
+    """/gatys takes the painting as its `regions` input (an ImageEditor value), as the browser sends it."""
+    content, style = image_files
+    painting(Image.open(content).size).save(tmp_path / "layer.png")
+    client = Client(server.url, verbose=False)
+    regions = {"background": handle_file(str(content)), "layers": [handle_file(str(tmp_path / "layer.png"))], "composite": None}
+    result = client.predict(content=handle_file(str(content)), style=handle_file(str(style)), style2=handle_file(str(style)),
+                            steps=3, size=64, network="random", regions=regions, api_name="/gatys")  # fmt: skip
+    assert "Painted regions: 2 styled." in result[3]
+
+
+@pytest.mark.slow
 def test_served_preview_through_gradio_client(server, image_files):
     content, style = image_files
     client = Client(server.url, verbose=False)
@@ -366,11 +376,10 @@ def test_a_diverging_run_stops_with_a_message_and_keeps_the_last_finite_image(ap
     monkeypatch.setattr(gatys, "content_loss", diverging)
     outputs = []
     with pytest.raises(gr.Error, match="the loss became nan at step 4") as error:
-        for output in app.stylize(**gatys_args(app, image_files, steps=20)):
+        for output in app.run_gatys_tab(**gatys_args(app, image_files, steps=20)):
             outputs.append(output)
     assert not error.value.print_exception
-    kept, _, download, status, _ = outputs[-1]
-    path = download["value"]
+    kept, _, path, status, _ = outputs[-1]
     assert isinstance(kept, Image.Image) and "Stopped: the loss became nan" in status
     assert np.array_equal(np.asarray(Image.open(path)), np.asarray(kept))
 
@@ -421,18 +430,18 @@ def test_painted_regions_run_with_a_style_term_each(app, image_files, tmp_path):
     content, style = image_files
     background = Image.open(content).convert("RGBA")
     editor = {"background": background, "layers": [painting(background.size)], "composite": None}
-    outputs = list(app.stylize(**gatys_args(app, image_files, style2=str(style), regions=editor, steps=4)))
-    plot = [o for o in outputs if isinstance(o[0], Image.Image)][-1][1]["value"]
+    outputs = list(app.run_gatys_tab(**gatys_args(app, image_files, style2=str(style), regions=editor, steps=4)))
+    plot = [o for o in outputs if isinstance(o[0], Image.Image)][-1][1]
     assert ">β·style, region 1<" in plot and ">β·style, region 2<" in plot and "Done: 4 steps" in outputs[-1][3]
     with pytest.raises(gr.Error, match="You painted in blue, the colour of the second style: add a second style image"):
-        list(app.stylize(**gatys_args(app, image_files, regions=editor)))
+        list(app.run_gatys_tab(**gatys_args(app, image_files, regions=editor)))
     other = {**editor, "background": synthetic_image(48, 36, seed=9).convert("RGBA")}  # the content changed since
-    outputs = list(app.stylize(**gatys_args(app, image_files, style2=str(style), regions=other, steps=2)))
+    outputs = list(app.run_gatys_tab(**gatys_args(app, image_files, style2=str(style), regions=other, steps=2)))
     assert "The painting was made over another picture and is not used" in outputs[-1][3]
-    assert ">β·style<" in [o for o in outputs if isinstance(o[0], Image.Image)][-1][1]["value"]  # the whole picture styled
+    assert ">β·style<" in [o for o in outputs if isinstance(o[0], Image.Image)][-1][1]  # the whole picture styled
     unpainted = {**editor, "layers": [Image.new("RGBA", background.size)]}  # nothing painted: the whole picture, as before
-    outputs = list(app.stylize(**gatys_args(app, image_files, regions=unpainted, steps=2)))
-    assert ">β·style<" in [o for o in outputs if isinstance(o[0], Image.Image)][-1][1]["value"]
+    outputs = list(app.run_gatys_tab(**gatys_args(app, image_files, regions=unpainted, steps=2)))
+    assert ">β·style<" in [o for o in outputs if isinstance(o[0], Image.Image)][-1][1]
 
 
 def test_the_preview_paints_each_region_in_its_style(app, image_files):

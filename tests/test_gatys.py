@@ -401,3 +401,19 @@ def test_the_targets_key_is_every_field_marked_as_changing_the_targets():
     for name, value in {"alpha": 1.0, "beta": 2.0, "steps": 3, "seed": 4, "init": "noise", "tv_weight": 1.0,
                         "style_layer_weights": (1.0, 1.0, 1.0), "optimizer": "adam"}.items():  # fmt: skip
         assert base.replace(**{name: value}).targets_key() == base.targets_key(), name
+
+
+def test_the_plot_of_the_first_step_spans_the_run_and_whole_decades():
+    """At step 0 the plot has one point: its x axis is already 0..steps (not -0.05..0.05) and its
+    y axis whole decades with one label each (not a sliver with "853 x 10^3" nine times)."""
+    import re
+    from types import SimpleNamespace
+
+    from ui.loss_plot import LossHistory, loss_svg
+
+    history = LossHistory(planned_steps=100)
+    history.add(SimpleNamespace(size=(48, 64), step=0, weighted={"content": 0.0, "style": 853e3}, total=853e3))
+    svg = loss_svg(history)
+    ticks = re.findall(r"<text[^>]*>([^<]+)</text>", svg)
+    assert "0" in ticks and "100" in ticks and not any(t.startswith(("−0.0", "-0.0")) for t in ticks)
+    assert svg.count("853") == 0  # no tick repeats the one value

@@ -92,7 +92,7 @@ def test_app_handlers_run_on_the_gpu(tmp_path, monkeypatch, image_files):
     values = {name: control.value for name, control in app.gatys_controls.items()}
     values.update(content=str(image_files[0]), style=str(image_files[1]), style2=None, steps=12, size=64,
                   network="random")  # fmt: skip
-    outputs = list(app.stylize(**values))
+    outputs = list(app.run_gatys_tab(**values))
     shown = [output[0] for output in outputs if isinstance(output[0], Image.Image)]
     assert "Done: 12 steps" in outputs[-1][3] and shown[-1].size == (64, 48)
 

@@ -161,3 +161,19 @@ def test_cli_errors_name_the_flags(tmp_path, image_files, capsys):
            "the photo (--keep-color)" in capsys.readouterr().err
     assert main(["gatys", *common, "--style", str(style), "--keep-color", "blue"]) == 0
     assert main(["fast", *common[:6], "--mask", str(tmp_path / "halves.png"), "--style", str(style), "--style", str(style)]) == 0
+
+
+@pytest.mark.parametrize("changes", [dict(preserve_color="histogram"), dict(preserve_color="luminance"), dict(init="fast", levels=1)])
+def test_regions_work_with_the_other_options(tmp_path, content_image, style_image, changes):
+    two_halves(48, 36, RED, BLACK).save(tmp_path / "left.png")
+    records = list(run_gatys(small(mask=str(tmp_path / "left.png"), keep_color="black", **changes), content_image, style_image))
+    assert records[-1].image.size == (48, 36) and set(records[-1].weighted) == {"content", "style"}
+
+
+def test_a_sweep_runs_with_a_mask(tmp_path, content_image, style_image):
+    from nst.gatys.sweep import Axis, SweepConfig, run_sweep
+
+    two_halves(48, 36, RED, BLACK).save(tmp_path / "left.png")
+    sweep = SweepConfig(Axis("log10_ratio", (-2, -4)), None, small(mask=str(tmp_path / "left.png"), keep_color="black"))
+    cells = list(run_sweep(sweep, content_image, style_image))
+    assert len(cells) == 2 and all(cell.image.size == (48, 36) for cell in cells)

@@ -63,7 +63,7 @@ def _outputs(**values) -> tuple:
 
 
 @spaces.GPU(duration=_gatys_gpu_seconds)
-def stylize(**named):
+def run_gatys_tab(**named):
     """Stream the RUN_OUTPUTS (image, loss plot, PNG file, status, run state) about FRAMES times
     during the run.
 
@@ -96,14 +96,12 @@ def stylize(**named):
                 record.image.save(result)  # lossless, so Stop still leaves a PNG to download
                 state = run_state(record.step, config.steps)
                 text = f"Step {record.step} of {config.steps} · total loss {record.total:.4g} · {record.elapsed_s:.1f} s"
-                yield _outputs(image=shown_at(record.image, final_size), plot=gr.update(value=loss_svg(history), visible=True),
-                               download=gr.update(value=str(result), visible=True),
+                yield _outputs(image=shown_at(record.image, final_size), plot=loss_svg(history), download=str(result),
                                status=status_html(text, record.step, config.steps), state=state)  # fmt: skip
     except RunStopped as error:  # the last image with a finite loss stays on screen and downloadable
         if error.last_image is not None:
             error.last_image.save(result)
-        kept = {} if error.last_image is None else {"image": shown_at(error.last_image, final_size),
-                                                    "download": gr.update(value=str(result), visible=True)}  # fmt: skip
+        kept = {} if error.last_image is None else {"image": shown_at(error.last_image, final_size), "download": str(result)}
         ended = run_state(state["step"], config.steps, running=False)
         yield _outputs(**kept, status=status_html(f"Stopped: {error}"), state=ended)
         raise user_error(error, duration=None) from error
