@@ -389,8 +389,8 @@ def test_gpu_out_of_memory_names_a_size_that_would_fit(monkeypatch, content_imag
         raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
     monkeypatch.setattr(gatys, "content_loss", out_of_memory)
-    config = preset("study", size=1024, steps=2, vgg_weights="random", device="cpu")
-    with pytest.raises(gatys.RunStopped, match="ran out of memory at size 1024; size 704 \\(half the pixels\\)"):
+    config = preset("study", size=320, steps=2, vgg_weights="random", device="cpu")
+    with pytest.raises(gatys.RunStopped, match="ran out of memory at size 320; size 224 \\(half the pixels\\)"):
         list(gatys.run_gatys(config, content_image, style_image))
 
 

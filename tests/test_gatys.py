@@ -286,7 +286,7 @@ def test_config_rejects_bad_values(changes, message):
 def test_study_preset_is_the_default():
     config = preset("study", vgg_weights="random")
     assert config == GatysConfig(vgg_weights="random")
-    assert (config.pooling, config.init, config.scheduler, config.levels) == ("avg", "content", "plateau", 2)
+    assert (config.pooling, config.init, config.scheduler, config.levels) == ("avg", "content", "plateau", 1)
     assert config.style_layers == ("relu1_1", "relu2_1", "relu3_1") and config.content_layers == ("relu4_1",)
     assert config.alpha / config.beta == pytest.approx(1e-5)
     with pytest.raises(ValueError, match="unknown preset"):

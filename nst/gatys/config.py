@@ -49,8 +49,9 @@ class GatysConfig:
     # The defaults are the study's final settings (the original VGG19, copy-of-content start,
     # average pooling damped by a plateau scheduler, style on the early layers, alpha / beta =
     # 1e-5, the study's choice on torchvision's network, which suits the original one too),
-    # sized so that the app and the CLI give a visible picture in well under a minute on a
-    # 2-core CPU: 256 px, 100 steps over two coarse-to-fine levels.
+    # sized so that the app and the CLI give a picture in under a minute on a 2-core CPU: 256 px,
+    # 100 steps at one level (on the original network, coarse-to-fine levels lose the photo's
+    # edges and are slower to a good picture: README, Performance).
     size: int = 256  # long side of the output in pixels; the content's aspect ratio is kept
     steps: int = 100  # optimiser steps (one loss-and-gradient evaluation each), over all levels
     alpha: float = 10.0  # weight of L_content (Gatys et al. 2015, eq. 7)
@@ -75,7 +76,7 @@ class GatysConfig:
     keep_color: str | None = field(default=None, metadata=TARGETS)  # the mask colour whose region keeps the photo (no style), e.g. black
     style_scale: float = field(default=1.0, metadata=TARGETS)  # style images are resized to style_scale * size (long side)
     preserve_color: PreserveColor = field(default="none", metadata=TARGETS)  # Gatys et al. 2016, "Controlling Perceptual Factors"
-    levels: int = 2  # coarse-to-fine levels; each halves the size of the one after it
+    levels: int = 1  # coarse-to-fine levels; each halves the size of the one after it
     seed: int = 0  # seeds the noise of the "noise" and "noisy-content" starts
     device: Device = field(default="auto", metadata=TARGETS)  # auto: cuda, then mps, then cpu
     precision: Precision = field(default="auto", metadata=TARGETS)  # auto: mixed (fp32 features, bf16 gradients) where bf16 is fast, else fp32
@@ -176,6 +177,7 @@ PRESETS: dict[str, dict] = {
         content_layers=("conv4_2",),
         style_layers=("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"),
         alpha=1.0,
+        levels=2,  # from noise a coarse level makes the large moves cheaply; its figures (README) are with two
         beta=1e2,  # the paper's 1e-3 was for its network rescaled to mean activations of one; on the raw
         # original weights, from noise in 100 steps at 256 px, 1e-3 kept almost no content (edge
         # correlation 0.03, nst.quality) and 1e-2 keeps it (0.42) in the style (0.87)
