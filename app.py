@@ -153,8 +153,7 @@ with gr.Blocks(title="Neural style transfer studio", delete_cache=GRADIO_CACHE_C
                              "style2": gatys_images["style2"], "regions": regions_in},
               outputs=preview_image, api_name="preview", trigger_mode="always_last", **NO_PROGRESS_OVERLAY)  # fmt: skip
         # the painting canvas holds the content; a new content image starts a new painting
-        gr.on([gatys_images["content"].upload, regions_box.expand], paint_over, [gatys_images["content"], regions_in],
-              regions_in, api_name=False, **NO_PROGRESS_OVERLAY)  # fmt: skip
+        regions_box.expand(paint_over, [gatys_images["content"], regions_in], regions_in, api_name=False, **NO_PROGRESS_OVERLAY)
         stop_btn.click(None, cancels=[run_event], api_name=False).then(stopped_status, progress_state, status, api_name=False,
                                                                        **NO_PROGRESS_OVERLAY)  # fmt: skip
         preset_fields = tuple(f for f in gatys_controls if f in CONFIG_TYPES or f == "log10_ratio")
@@ -164,8 +163,10 @@ with gr.Blocks(title="Neural style transfer studio", delete_cache=GRADIO_CACHE_C
             gatys_controls[field].input(lambda: EDITED, None, preset_in, api_name=False, **NO_PROGRESS_OVERLAY)
         use_original_btn.click(lambda: "original", None, network_in, api_name=False)
         for name, box in gatys_images.items():  # a file that is no picture is emptied at once, and the status says why
-            box.upload(empty_unusable_upload(box.label), box, [box, status], preprocess=False, api_name=False,
-                       **NO_PROGRESS_OVERLAY)  # fmt: skip
+            checked = box.upload(empty_unusable_upload(box.label), box, [box, status], preprocess=False, api_name=False,
+                                 **NO_PROGRESS_OVERLAY)  # fmt: skip
+            if name == "content":  # then a new photo is a new canvas to paint on (once it is known to be a picture)
+                checked.then(paint_over, [box, regions_in], regions_in, api_name=False, **NO_PROGRESS_OVERLAY)
         network_in.change(vgg_notice, network_in, [vgg_note, use_original_btn], api_name=False, **NO_PROGRESS_OVERLAY)
 
     with gr.Tab("Experiments"):

@@ -418,13 +418,17 @@ def first_frame(sizes: list[int], repeats: int = 3) -> list[dict]:
 
 def contenders(problem: GatysConfig, name: str) -> dict[str, GatysConfig]:
     """Our engine on the baseline's problem: as the preset runs it (the app's defaults for
-    "study"), at one level, in bf16, and from the feed-forward picture."""
-    runs = {f"ours ({name}: {problem.levels} levels, {problem.precision})": problem}
-    if problem.levels > 1:
-        runs["ours, 1 level"] = problem.replace(levels=1)
-    runs["ours, bf16"] = problem.replace(precision="bf16")
-    runs["ours, feed-forward start"] = problem.replace(init="fast")  # nst.feedforward's picture, then Gatys
-    return runs
+    "study"), with the other plan (one level or two), in bf16, and from the feed-forward picture."""
+    def levels(n: int) -> str:
+        return f"{n} level{'s' if n > 1 else ''}"
+
+    other = 2 if problem.levels == 1 else 1
+    return {
+        f"ours ({name}: {levels(problem.levels)}, {problem.precision})": problem,
+        f"ours, {levels(other)}": problem.replace(levels=other),
+        "ours, bf16": problem.replace(precision="bf16"),
+        "ours, feed-forward start": problem.replace(init="fast"),  # nst.feedforward's picture, then Gatys
+    }
 
 
 def add_arguments(parser) -> None:

@@ -37,8 +37,8 @@ def test_bench_script_quick_run(tmp_path, script, keys):
         assert report["loss_agreement"][0]["relative to fp32"] == 0
         result = report["time_to_quality_study_64"]
         runs = [curve["run"] for curve in result["curves"]]
-        assert runs == ["textbook LBFGS", "textbook LBFGS + strong Wolfe", "pastiche 4 steps", "ours (study: 2 levels, auto)",
-                        "ours, 1 level", "ours, bf16", "ours, feed-forward start"]  # fmt: skip
+        assert runs == ["textbook LBFGS", "textbook LBFGS + strong Wolfe", "pastiche 4 steps", "ours (study: 1 level, auto)",
+                        "ours, 2 levels", "ours, bf16", "ours, feed-forward start"]  # fmt: skip
         assert result["better textbook"] in runs[:2] and len(result["pictures"]) == 2  # its final picture and pastiche's
         assert all(p["seconds"] >= 0 and -1 <= p["structure"] <= 1 for curve in result["curves"] for p in curve["points"])
         assert all(p["loss"] > 0 for curve in result["curves"] if curve["run"] != runs[2] for p in curve["points"])
