@@ -98,3 +98,14 @@ def resize_tensor(tensor: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     if tuple(tensor.shape[-2:]) == tuple(size):
         return tensor
     return F.interpolate(tensor, size=size, mode="bilinear", align_corners=False, antialias=True)
+
+
+def gaussian_blur(channels: torch.Tensor, sigma: float) -> torch.Tensor:
+    """A separable Gaussian blur (radius 3 sigma, edges replicated) of (N, 1, H, W) single-channel
+    maps: the quality measure's edges and the regions' soft borders."""
+    radius = int(3 * sigma)
+    x = torch.arange(-radius, radius + 1, dtype=channels.dtype, device=channels.device)
+    kernel = torch.exp(-(x**2) / (2 * sigma**2))
+    kernel = kernel / kernel.sum()
+    padded = F.pad(channels, (radius,) * 4, mode="replicate")
+    return F.conv2d(F.conv2d(padded, kernel.view(1, 1, 1, -1)), kernel.view(1, 1, -1, 1))

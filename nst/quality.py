@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from nst import color
 from nst.feedforward.magenta import STYLE_SIDE, centre_square, predict_style, load_models
-from nst.images import fit_long_side, image_to_tensor, load_image
+from nst.images import fit_long_side, gaussian_blur, image_to_tensor, load_image
 
 STRUCTURE_SIDE = 128  # long side where the edges are compared: the layout, not the strokes
 BLUR_SIGMA = 1.0  # px at STRUCTURE_SIDE
@@ -68,12 +68,7 @@ def judge(picture, content, style) -> Quality:
 def _edges(image_t: torch.Tensor) -> torch.Tensor:
     """|Sobel| of the Gaussian-blurred luminance of a (1, 3, H, W) image: (1, 1, H, W)."""
     luma = color.luminance(image_t)[:, :1]
-    radius = 3
-    x = torch.arange(-radius, radius + 1, dtype=torch.float32)
-    kernel = torch.exp(-(x**2) / (2 * BLUR_SIGMA**2))
-    kernel = kernel / kernel.sum()
-    luma = F.pad(luma, (radius,) * 4, mode="replicate")
-    luma = F.conv2d(F.conv2d(luma, kernel.view(1, 1, 1, -1)), kernel.view(1, 1, -1, 1))
+    luma = gaussian_blur(luma.float(), BLUR_SIGMA)
     sobel = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
     luma = F.pad(luma, (1, 1, 1, 1), mode="replicate")
     gx = F.conv2d(luma, sobel.view(1, 1, 3, 3))

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageColor, ImageOps
 
-from nst.images import ImageError, load_image
+from nst.images import ImageError, gaussian_blur, load_image
 
 class RegionError(ValueError):
     """A mask that cannot be used as it is; the message names the options to change by their
@@ -138,12 +138,6 @@ def blend_pictures(pictures: list[torch.Tensor], regions: Regions, feather: floa
     border of about `feather` times the long side (a Gaussian blur of the masks)."""
     size = tuple(pictures[0].shape[-2:])
     masks = regions.at(size).to(pictures[0])
-    sigma = max(0.5, feather * max(size))
-    radius = int(3 * sigma)
-    x = torch.arange(-radius, radius + 1, dtype=masks.dtype, device=masks.device)
-    kernel = torch.exp(-(x**2) / (2 * sigma**2))
-    kernel = kernel / kernel.sum()
-    soft = F.pad(masks[:, None], (radius,) * 4, mode="replicate")
-    soft = F.conv2d(F.conv2d(soft, kernel.view(1, 1, 1, -1)), kernel.view(1, 1, -1, 1))[:, 0]
+    soft = gaussian_blur(masks[:, None], max(0.5, feather * max(size)))[:, 0]
     soft = soft / soft.sum(0, keepdim=True).clamp_min(1e-8)
     return sum(weight[None, None] * picture for weight, picture in zip(soft, pictures))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import gradio as gr
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageColor
 
 from nst.images import load_image
 from nst.regions import MIN_SHARE
@@ -39,7 +39,7 @@ def painted_mask(editor: dict | None, content: str, size: tuple[int, int], path:
     painting = _painting(editor)
     rgba = np.asarray(painting.resize((size[1], size[0]), Image.Resampling.NEAREST), dtype=np.int32)
     painted = rgba[..., 3] > 127
-    brushes = np.array([[int(c[i : i + 2], 16) for i in (1, 3, 5)] for c in BRUSHES])
+    brushes = np.array([ImageColor.getrgb(colour) for colour in BRUSHES])
     nearest = ((rgba[..., None, :3] - brushes) ** 2).sum(-1).argmin(-1)
     mask = np.zeros((*size, 4), np.uint8)
     used = []
