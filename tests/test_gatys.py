@@ -243,14 +243,16 @@ def test_finest_level_inherits_the_coarse_change_not_a_blurred_content(content_i
 def test_pixels_on_the_edge_of_the_range_still_get_a_gradient():
     # Projected pixels sit at exactly 0 or 1; clamping inside the loss gave them no gradient
     # (torch's clamp passes none at its bounds), which froze them there.
-    from nst.gatys.engine import evaluate, Targets
+    from nst.gatys.engine import evaluate, StyleTarget, Targets
 
     config = small_config(tv_weight=0.5)
     model = VGGFeatures(load_vgg19("random"), config.content_layers + config.style_layers, "max")
     generator = torch.Generator().manual_seed(0)
     target_image = torch.rand(1, 3, 16, 16, generator=generator)
     features = model(target_image)
-    targets = Targets({"relu2_1": features["relu2_1"]}, {l: gram_matrix(features[l]) for l in config.style_layers})
+    positions = {layer: features[layer].shape[2] * features[layer].shape[3] for layer in config.style_layers}
+    grams = {layer: gram_matrix(features[layer]) for layer in config.style_layers}
+    targets = Targets({"relu2_1": features["relu2_1"]}, {"style": StyleTarget(grams, positions)})
     image = (torch.rand(1, 3, 16, 16, generator=generator) * 1.6 - 0.3).clamp(0, 1).requires_grad_(True)
     evaluate(config, model, image, targets, 1.0, backward=True)
     edge = (image == 0) | (image == 1)

@@ -37,13 +37,14 @@ def test_style_loss_weights_layers():
     expected = 0.25 * ((gram_matrix(feats["a"]) - targets["a"]) ** 2).sum() / (4 * 2**2 * 6**2) + 0.75 * (
         (gram_matrix(feats["b"]) - targets["b"]) ** 2
     ).sum() / (4 * 4**2 * 2**2)
-    assert style_loss(feats, targets, {"a": 0.25, "b": 0.75}).item() == pytest.approx(expected.item())
+    grams = {name: gram_matrix(f) for name, f in feats.items()}
+    assert style_loss(grams, targets, {"a": 6, "b": 2}, {"a": 0.25, "b": 0.75}).item() == pytest.approx(expected.item())
 
 
 def test_style_target_gram_rescales_to_generated_positions():
-    feats = torch.randn(1, 3, 4, 5)
-    assert torch.allclose(style_target_gram(feats, 20), gram_matrix(feats))
-    assert torch.allclose(style_target_gram(feats, 40), 2 * gram_matrix(feats))
+    gram = gram_matrix(torch.randn(1, 3, 4, 5))  # over 20 positions
+    assert torch.equal(style_target_gram(gram, 20, 20), gram)
+    assert torch.allclose(style_target_gram(gram, 20, 40), 2 * gram)
 
 
 def test_tv_loss_by_hand():

@@ -7,6 +7,7 @@ namespace or a UI label.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Literal
@@ -31,6 +32,10 @@ DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.02}
 # paper's network), "torchvision", "random" or a file path (nst.gatys.vgg). The environment variable
 # lets a Space or a user point every run at another network or a file.
 VGG_WEIGHTS_ENV = "NST_VGG19_WEIGHTS"
+
+# With levels=0, the coarsest level's long side is near this: large enough for the deepest
+# layers to see the picture's layout, small enough that most steps are cheap.
+PRINT_START_SIDE = 256
 
 
 def default_vgg_weights() -> str:
@@ -76,7 +81,10 @@ class GatysConfig:
     keep_color: str | None = field(default=None, metadata=TARGETS)  # the mask colour whose region keeps the photo (no style), e.g. black
     style_scale: float = field(default=1.0, metadata=TARGETS)  # style images are resized to style_scale * size (long side)
     preserve_color: PreserveColor = field(default="none", metadata=TARGETS)  # Gatys et al. 2016, "Controlling Perceptual Factors"
-    levels: int = 1  # coarse-to-fine levels; each halves the size of the one after it
+    levels: int = 1  # coarse-to-fine levels; 0: as many as start near 256 px (PRINT_START_SIDE; print sizes)
+    level_ratio: float = 2.0  # each level's long side is this times the coarser one's (1.414: sqrt(2) steps, the print preset's)
+    step_decay: float = 1.0  # each finer level gets this times the steps of the coarser one (1: equal shares)
+    tile_size: int = 512  # a picture with a longer side is computed tile by tile, in bounded memory (nst.gatys.tiles); 0: whole
     seed: int = 0  # seeds the noise of the "noise" and "noisy-content" starts
     device: Device = field(default="auto", metadata=TARGETS)  # auto: cuda, then mps, then cpu
     precision: Precision = field(default="auto", metadata=TARGETS)  # auto: mixed (fp32 features, bf16 gradients) where bf16 is fast, else fp32
@@ -94,6 +102,17 @@ class GatysConfig:
             self.keep_color = parse_colour(self.keep_color)
         self.vgg_weights = network_name(self.vgg_weights)
         self.validate()
+
+    def level_count(self) -> int:
+        """`levels`, or for 0 as many as it takes, in level_ratio steps, to start near PRINT_START_SIDE px."""
+        if self.levels:
+            return self.levels
+        return 1 + max(0, round(math.log(self.size / PRINT_START_SIDE) / math.log(self.level_ratio)))
+
+    def level_side(self, below: int) -> int:
+        """The long side of the level `below` levels under the finest: size / level_ratio^below,
+        rounded down (the rounding to 6 places keeps 2048 / sqrt(2)^6 at 256)."""
+        return int(round(self.size / self.level_ratio**below, 6))
 
     def style_side(self, long_side: int | None = None) -> int:
         """The style images' long side: style_scale times the output's long side (or a coarser
@@ -133,10 +152,13 @@ class GatysConfig:
                 )
         _check(self.size >= 16, f"size must be at least 16 pixels; got {self.size}")
         _check(self.steps >= 0, f"steps must be zero or more; got {self.steps}")
-        _check(self.levels >= 1, f"levels must be at least 1; got {self.levels}")
+        _check(self.levels >= 0, f"levels must be 0 (as many as start near {PRINT_START_SIDE} px) or more; got {self.levels}")
+        _check(self.level_ratio > 1, f"level_ratio must be more than 1; got {self.level_ratio}")
+        _check(self.step_decay > 0, f"step_decay must be positive; got {self.step_decay}")
+        _check(self.tile_size == 0 or self.tile_size >= 64, f"tile_size must be 0 (no tiles) or at least 64; got {self.tile_size}")
         _check(
-            self.size >> (self.levels - 1) >= 16,
-            f"size {self.size} is too small for {self.levels} levels (the coarsest needs 16 px)",
+            self.level_side(self.level_count() - 1) >= 16,
+            f"size {self.size} is too small for {self.level_count()} levels (the coarsest needs 16 px)",
         )
         for name in ("alpha", "beta", "tv_weight"):
             value = getattr(self, name)
@@ -166,7 +188,7 @@ class GatysConfig:
 
 
 # Presets fill several options at once; any field not named keeps its default. "study" is the
-# defaults themselves; "gatys2015" the paper's own settings; "classic" the common VGG19 recipe
+# defaults themselves; "gatys2015" the paper's own settings; "print" a 2048 px picture; "classic" the common VGG19 recipe
 # of most implementations (max pooling, content relu4_2, style on all five blocks, one level).
 PRESETS: dict[str, dict] = {
     "study": {},
@@ -181,6 +203,13 @@ PRESETS: dict[str, dict] = {
         beta=1e2,  # the paper's 1e-3 was for its network rescaled to mean activations of one; on the raw
         # original weights, from noise in 100 steps at 256 px, 1e-3 kept almost no content (edge
         # correlation 0.03, nst.quality) and 1e-2 keeps it (0.42) in the style (0.87)
+    ),
+    "print": dict(  # print sizes: from about 256 px up in sqrt(2) steps, most steps at the small, cheap sizes
+        size=2048,
+        steps=200,
+        levels=0,
+        level_ratio=2**0.5,
+        step_decay=0.7,
     ),
     "classic": dict(
         pooling="max",

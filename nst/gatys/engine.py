@@ -8,6 +8,7 @@ stopping the iteration at any point leaves the last yielded image valid.
 from __future__ import annotations
 
 import functools
+import math
 import os
 import time
 import warnings
@@ -22,8 +23,9 @@ from nst.device import resolve_device, vgg_dtypes
 from nst.feedforward.magenta import FastConfig, fast_stylize
 from nst.gatys.config import GatysConfig
 from nst.gatys.lbfgs import LBFGS
-from nst.gatys.losses import content_loss, gram_matrix, guided_style_loss, style_loss, style_target_gram, tv_loss
-from nst.gatys.vgg import VGGFeatures, load_vgg19, min_side
+from nst.gatys.losses import content_loss, gram_matrix, style_loss, style_target_gram, tv_loss
+from nst.gatys.tiles import Tile, plan_tiles, stride, tiled_features
+from nst.gatys.vgg import VGGFeatures, channels, load_vgg19, min_side
 from nst.images import fit_long_side, image_to_tensor, load_image, resize_tensor, tensor_to_image
 from nst.regions import MaskNote, RegionError, Regions, blend_pictures, read_regions
 from nst.schedules import step_scheduler
@@ -72,23 +74,23 @@ class RunStopped(ValueError):
 
 
 @dataclass
+class StyleTarget:
+    """One style term of eq. 5 at one level: the Gram matrices A^l to match over M_l positions,
+    the whole picture's or, with regions, a region's (nst.gatys.losses.style_loss)."""
+
+    grams: dict[str, torch.Tensor]  # A^l, fp32, rescaled to `positions` (style_target_gram)
+    positions: dict[str, float]  # M_l: the layer's positions, or the region's sum m^2 there
+    masks: dict[str, torch.Tensor] | None = None  # the region's mask at each layer, (1, 1, h, w); None: everywhere
+    share: float = 1.0  # the term's weight: its region's share of the picture
+
+
+@dataclass
 class Targets:
     """What a level's image is optimised towards (eq. 1 and 5), computed once per size and config
     (compute_targets; nst.gatys.config.TARGETS marks the fields they depend on)."""
 
     content: dict[str, torch.Tensor]  # P^l, detached
-    grams: dict[str, torch.Tensor]  # A^l, blended over the style images, fp32 (no mask)
-    regions: list[RegionTargets] | None = None  # with a mask: each styled region's own
-
-
-@dataclass
-class RegionTargets:
-    """A styled region at one level: its style image's Gram matrices, its mask at each style
-    layer's resolution, and its share of the picture (the weight of its style loss)."""
-
-    style_grams: dict[str, tuple[torch.Tensor, int]]  # F F^T of the region's style image, and its M_style
-    masks: dict[str, tuple[torch.Tensor, float]]  # (1, 1, h, w) at each style layer, and its M_r = sum m^2
-    share: float
+    styles: dict[str, StyleTarget]  # {"style": A^l blended over the style images}, or one per styled region: "style 1", ...
 
 
 @dataclass
@@ -106,15 +108,16 @@ class _Level:
 
 
 def level_plan(config: GatysConfig, content_size: tuple[int, int]) -> list[tuple[tuple[int, int], int]]:
-    """[((H, W), updates)] from coarse to fine: each level doubles the long side, and the
-    steps are shared equally, the remainder going to the finest level."""
+    """[((H, W), updates)] from coarse to fine: each level's long side is config.level_ratio times
+    the coarser one's, and each gets config.step_decay times the coarser one's steps (equal shares
+    by default), the remainder going to the finest level."""
     width, height = content_size
-    plan = []
-    for level in range(config.levels):
-        long_side = config.size >> (config.levels - 1 - level)
-        plan.append((fit_long_side(width, height, long_side), config.steps // config.levels))
+    count = config.level_count()
+    shares = [config.step_decay**level for level in range(count)]
+    plan = [(fit_long_side(width, height, config.level_side(count - 1 - level)),
+             int(config.steps * share / sum(shares))) for level, share in enumerate(shares)]  # fmt: skip
     (size, steps) = plan[-1]
-    plan[-1] = (size, steps + config.steps % config.levels)
+    plan[-1] = (size, steps + config.steps - sum(steps for _, steps in plan))
     return plan
 
 
@@ -320,7 +323,7 @@ def _check_sides(config: GatysConfig, what: str, tensor: torch.Tensor, level: in
     """A thin image can be too small for the deepest layer's poolings: say so in one line."""
     need, (height, width) = min_side(config.content_layers + config.style_layers), tensor.shape[-2:]
     if min(height, width) < need:
-        where = f" at coarse-to-fine level {level + 1} of {config.levels}" if config.levels > 1 else ""
+        where = f" at coarse-to-fine level {level + 1} of {config.level_count()}" if config.level_count() > 1 else ""
         raise ValueError(
             f"the {what} image is too thin: it becomes {width}x{height} px{where}, and the layers used need at least "
             f"{need} px a side; use a larger size, fewer levels, shallower layers or a less elongated image"
@@ -340,39 +343,52 @@ def _style_tensor(config: GatysConfig, style: Image.Image, content_t: torch.Tens
 @torch.no_grad()
 def compute_targets(config, vgg, content_t, style_ts, blend, regions: Regions | None = None) -> Targets:
     """P^l from the content image and A^l = sum_s b_s A_s^l over the style images; with
-    `regions`, each styled region's style Grams and masks instead (guided_style_loss)."""
-    content_features = vgg(content_t)
-    style_features = [vgg(style_t) for style_t in style_ts]
-    if regions is not None:
-        return Targets({layer: content_features[layer].detach() for layer in config.content_layers}, {},
-                       _region_targets(config, regions, content_features, style_features, content_t.shape[-2:]))  # fmt: skip
-    grams = {}
-    for layer in config.style_layers:
-        positions = content_features[layer].shape[2] * content_features[layer].shape[3]
-        grams[layer] = sum(
-            b * style_target_gram(features[layer], positions) for b, features in zip(blend, style_features)
-        )
-    return Targets({layer: content_features[layer].detach() for layer in config.content_layers}, grams)
-
-
-def _region_targets(config, regions: Regions, content_features, style_features, level_size) -> list[RegionTargets]:
-    """Each styled region's targets at this level; a region too small to reach the deepest style
-    layer is refused in one sentence."""
-    targets = []
-    for style_index, region in enumerate(regions.styled):
-        masks = {}
-        for layer in config.style_layers:
-            mask = regions.at(tuple(content_features[layer].shape[-2:]))[region][None, None]
-            masks[layer] = (mask.to(content_features[layer].device), float((mask * mask).sum()))
-            if float(mask.sum()) < 1.0:
-                raise RegionError(f"the region {regions.colours[region]} of the mask is too small: it covers less than "
-                                  f"one position of {layer} at {level_size[1]}x{level_size[0]} px; paint it larger, or "
-                                  "use fewer coarse-to-fine levels or a larger size")  # fmt: skip
-        grams = {layer: (gram_matrix(style_features[style_index][layer]),
-                         style_features[style_index][layer].shape[2] * style_features[style_index][layer].shape[3])
+    `regions`, each styled region's own A^l over its mask instead (nst.gatys.losses.style_loss).
+    Large images are read tile by tile (nst.gatys.tiles)."""
+    content = {layer: torch.zeros((1, channels(layer), *_positions_shape(content_t, layer)), device=content_t.device,
+                                  dtype=torch.float32) for layer in config.content_layers}  # fmt: skip
+    for tile, owned in tiled_features(vgg, content_t, config.tile_size):
+        for layer, whole in content.items():
+            tile.owned_of_whole(whole, stride(layer)).copy_(owned[layer])
+    style_grams = [_grams(config, vgg, style_t) for style_t in style_ts]  # {layer: (F F^T, M_style)} per image
+    positions = {layer: math.prod(_positions_shape(content_t, layer)) for layer in config.style_layers}
+    if regions is None:
+        grams = {layer: sum(b * style_target_gram(*grams[layer], positions[layer]) for b, grams in zip(blend, style_grams))
                  for layer in config.style_layers}  # fmt: skip
-        targets.append(RegionTargets(grams, masks, float(regions.masks[region].mean())))
-    return targets
+        return Targets(content, {"style": StyleTarget(grams, positions)})
+    names = ["style"] if len(regions.styled) == 1 else [f"style {i + 1}" for i in range(len(regions.styled))]
+    return Targets(content, {name: _region_target(config, regions, region, grams, content_t)
+                             for name, region, grams in zip(names, regions.styled, style_grams)})  # fmt: skip
+
+
+def _positions_shape(image: torch.Tensor, layer: str) -> tuple[int, int]:
+    """(h, w) of `layer`'s feature map of `image`: each pooling halves the sides, rounding down."""
+    return image.shape[-2] // stride(layer), image.shape[-1] // stride(layer)
+
+
+def _grams(config, vgg, style_t) -> dict[str, tuple[torch.Tensor, int]]:
+    """F F^T of a style image at each style layer, summed over its tiles, with its M_l."""
+    grams = {layer: 0 for layer in config.style_layers}
+    for _, owned in tiled_features(vgg, style_t, config.tile_size):
+        for layer in grams:
+            grams[layer] = grams[layer] + gram_matrix(owned[layer])
+    return {layer: (gram, math.prod(_positions_shape(style_t, layer))) for layer, gram in grams.items()}
+
+
+def _region_target(config, regions: Regions, region: int, style_grams, content_t) -> StyleTarget:
+    """A styled region's term at this level: its mask at each style layer, M_r = sum m^2 and its
+    style image's Grams rescaled to M_r; a region too small to reach the deepest style layer is
+    refused in one sentence."""
+    masks, positions = {}, {}
+    for layer in config.style_layers:
+        mask = regions.at(_positions_shape(content_t, layer))[region][None, None].to(content_t.device)
+        if float(mask.sum()) < 1.0:
+            raise RegionError(f"the region {regions.colours[region]} of the mask is too small: it covers less than "
+                              f"one position of {layer} at {content_t.shape[-1]}x{content_t.shape[-2]} px; paint it "
+                              "larger, or use fewer coarse-to-fine levels or a larger size")  # fmt: skip
+        masks[layer], positions[layer] = mask, float((mask * mask).sum())
+    grams = {layer: style_target_gram(*style_grams[layer], positions[layer]) for layer in config.style_layers}
+    return StyleTarget(grams, positions, masks, float(regions.masks[region].mean()))
 
 
 def evaluate(config, vgg, image, targets: Targets, pixel_weight: float, backward: bool, unit=None) -> Losses:
@@ -384,6 +400,12 @@ def evaluate(config, vgg, image, targets: Targets, pixel_weight: float, backward
     torchvision's are near 1e10, enough to overflow float32 in LBFGS's products of gradients.
     The records report the loss itself.
 
+    A picture larger than config.tile_size is evaluated tile by tile (nst.gatys.tiles) in two
+    passes: the first sums L_content and the Gram matrices G^l over the tiles; the loss and
+    dL/dG^l follow from them; the second recomputes each tile's features and back-propagates
+    its share, sum_l <dL/dG^l, G^l_tile> + L_content,tile, which has the tile's part of the
+    exact gradient, since G^l is a sum over tiles and L_content one over positions.
+
     `pixel_weight` multiplies the per-pixel sums L_content and L_tv (1 at the finest level). Each
     term is weighted here, once, and the total is their sum: a new term is its function, its
     config field and one entry in `weighted`.
@@ -391,28 +413,74 @@ def evaluate(config, vgg, image, targets: Targets, pixel_weight: float, backward
     projected back (project_to_displayable). It is not clamped here, since torch's clamp passes
     no gradient at exactly 0 or 1: that froze each projected pixel where the projection put it.
     """
+    tiles = plan_tiles(*image.shape[-2:], config.tile_size, vgg.layers)
+    whole = len(tiles) == 1  # one pass, with the gradient's graph
+    with torch.set_grad_enabled(backward and whole):
+        l_content, grams = _sums_over_tiles(config, vgg, image, targets, tiles)
+    pixels = image
+    if backward and not whole:  # dL/dG^l first, then the tiles' pass
+        grams = {key: gram.requires_grad_() for key, gram in grams.items()}
+        pixels = image.detach().requires_grad_()
     with torch.set_grad_enabled(backward):
-        features = vgg(image)
         zero = torch.zeros((), device=image.device)
-        l_content = sum((content_loss(features[l], p) for l, p in targets.content.items()), zero)
         weights = dict(zip(config.style_layers, config.layer_weights))
-        if targets.regions is None:
-            styles = {"style": style_loss(features, targets.grams, weights) if weights else zero}
-        else:  # one style term per region, weighted by its share of the picture
-            names = ["style"] if len(targets.regions) == 1 else [f"style {i + 1}" for i in range(len(targets.regions))]
-            styles = {name: region.share * guided_style_loss(features, region.style_grams, region.masks, weights)
-                      if weights else zero for name, region in zip(names, targets.regions)}  # fmt: skip
+        styles = {name: term.share * style_loss({layer: grams[name, layer] for layer in weights}, term.grams, term.positions,
+                                                weights) if weights else zero for name, term in targets.styles.items()}  # fmt: skip
         l_style = sum(styles.values(), zero) if len(styles) > 1 else next(iter(styles.values()))
-        l_tv = tv_loss(image) if config.tv_weight > 0 else zero
+        l_tv = tv_loss(pixels) if config.tv_weight > 0 else zero
         weighted = {"content": pixel_weight * config.alpha * l_content}
         weighted |= {name: config.beta * term for name, term in styles.items()}
         if config.tv_weight > 0:
             weighted["tv"] = pixel_weight * config.tv_weight * l_tv
         total = sum(weighted.values())
         if backward:
-            (total / (_loss_unit(total.detach()) if unit is None else unit)).backward()
+            unit = _loss_unit(total.detach()) if unit is None else unit
+            if total.requires_grad:
+                (total / unit).backward()
+            if not whole:
+                gram_grads = {key: gram.grad for key, gram in grams.items()}
+                _backward_over_tiles(config, vgg, pixels, targets, tiles, gram_grads, pixel_weight * config.alpha / unit)
+                image.backward(pixels.grad)
     detached = {name: term.detach() for name, term in weighted.items()}
     return Losses(l_content.detach(), l_style.detach(), l_tv.detach(), total.detach(), detached)  # tensors, for LBFGS
+
+
+def _tile_sums(config, vgg, image, targets: Targets, tile: Tile):
+    """A tile's share of L_content (eq. 1) and of each style term's G^l (eq. 3, of the masked
+    features with regions), keyed (term name, layer)."""
+    features = vgg(tile.pixels(image))
+    owned = {layer: tile.owned(f, stride(layer)) for layer, f in features.items()}
+    l_content = sum((content_loss(owned[layer], tile.owned_of_whole(p, stride(layer))) for layer, p in targets.content.items()),
+                    torch.zeros((), device=image.device))  # fmt: skip
+    grams = {}
+    for name, term in targets.styles.items():
+        for layer in config.style_layers:
+            features = owned[layer]
+            if term.masks is not None:
+                features = features * tile.owned_of_whole(term.masks[layer], stride(layer)).to(features.dtype)
+            grams[name, layer] = gram_matrix(features)
+    return l_content, grams
+
+
+def _sums_over_tiles(config, vgg, image, targets: Targets, tiles: list[Tile]):
+    l_content, grams = 0, {}
+    for tile in tiles:
+        tile_content, tile_grams = _tile_sums(config, vgg, image, targets, tile)
+        l_content = l_content + tile_content
+        grams = {key: grams[key] + gram if key in grams else gram for key, gram in tile_grams.items()}
+    return l_content, grams
+
+
+def _backward_over_tiles(config, vgg, pixels, targets: Targets, tiles: list[Tile], gram_grads: dict, content_weight) -> None:
+    """The second pass of a tiled evaluation: each tile's share of the gradient into pixels.grad."""
+    for tile in tiles:
+        l_content, grams = _tile_sums(config, vgg, pixels, targets, tile)
+        surrogate = content_weight * l_content
+        for key, gram in grams.items():
+            if gram_grads[key] is not None:
+                surrogate = surrogate + (gram * gram_grads[key]).sum()
+        if surrogate.requires_grad:
+            surrogate.backward()
 
 
 def _loss_unit(total: torch.Tensor) -> torch.Tensor:
@@ -427,7 +495,19 @@ def make_optimizer(config: GatysConfig, parameters: list[torch.Tensor], project)
         return torch.optim.Adam(parameters, lr=config.learning_rate)
     # One evaluation per step, and the history persists between steps (nst.gatys.lbfgs: torch's
     # LBFGS(max_iter=1) with the step in compact form, far fewer kernel launches on a GPU).
-    return LBFGS(parameters, lr=config.learning_rate, history_size=100, project=project)
+    return LBFGS(parameters, lr=config.learning_rate, history_size=lbfgs_history(sum(p.numel() for p in parameters)),
+                 project=project)  # fmt: skip
+
+
+LBFGS_HISTORY = 100  # pairs (s, y) kept, at most
+LBFGS_HISTORY_BYTES = 512 * 2**20  # and at most this much memory for them: 100 pairs of a 4096 px picture are 30 GB
+LBFGS_MIN_HISTORY = 5
+
+
+def lbfgs_history(parameters: int) -> int:
+    """How many (s, y) pairs of `parameters` float32 numbers LBFGS keeps: LBFGS_HISTORY, fewer
+    for large pictures (at least LBFGS_MIN_HISTORY; a print's finest level takes few steps)."""
+    return max(LBFGS_MIN_HISTORY, min(LBFGS_HISTORY, LBFGS_HISTORY_BYTES // (2 * 4 * parameters)))
 
 
 def _make_scheduler(config: GatysConfig, optimizer):

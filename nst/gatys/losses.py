@@ -45,49 +45,30 @@ def style_layer_loss(gram: torch.Tensor, target_gram: torch.Tensor, n: int, m: i
 
 
 def style_loss(
-    features: dict[str, torch.Tensor],
+    grams: dict[str, torch.Tensor],
     target_grams: dict[str, torch.Tensor],
+    positions: dict[str, float],
     layer_weights: dict[str, float],
 ) -> torch.Tensor:
-    """L_style = sum_l w_l E_l over the style layers (eq. 5)."""
+    """L_style = sum_l w_l E_l over the style layers (eq. 5), from the generated image's Gram
+    matrices G^l and the targets A^l over M_l = `positions[l]` positions.
+
+    With a region's mask m (Gatys et al. 2017, "Controlling Perceptual Factors", eq. 5-6) G^l is
+    the Gram matrix of the masked features, (F m)(F m)^T, M_l the region's sum m^2, and A^l the
+    style image's Gram rescaled to M_l (style_target_gram): E_l is then normalised by the
+    region's M_l^2 as eq. 4 normalises by the layer's. A mask of ones is the plain loss."""
     total = torch.zeros((), device=next(iter(target_grams.values())).device)
     for layer, weight in layer_weights.items():
-        n, m = features[layer].shape[1], features[layer].shape[2] * features[layer].shape[3]
-        total = total + weight * style_layer_loss(gram_matrix(features[layer]), target_grams[layer], n, m)
+        gram = grams[layer]
+        total = total + weight * style_layer_loss(gram, target_grams[layer], gram.shape[0], positions[layer])
     return total
 
 
-def guided_style_loss(
-    features: dict[str, torch.Tensor],
-    style_grams: dict[str, tuple[torch.Tensor, int]],
-    masks: dict[str, tuple[torch.Tensor, float]],
-    layer_weights: dict[str, float],
-) -> torch.Tensor:
-    """L_style of one region (Gatys et al. 2017, "Controlling Perceptual Factors", eq. 5-6): the
-    Gram matrix of the features weighted by the region's mask at each layer, G_r = (F m)(F m)^T,
-    against the style image's F F^T rescaled to the region's M_r = sum m^2 positions (as
-    style_target_gram rescales to a layer's M_l), each E_l normalised by M_r^2 as eq. 4 normalises
-    by M_l^2. `style_grams` holds (F F^T, M_style) of the region's style image per layer, `masks`
-    (m, sum m^2) per layer. A mask of ones is the whole picture: exactly style_loss against
-    style_target_gram."""
-    total = torch.zeros((), device=next(iter(masks.values()))[0].device)
-    for layer, weight in layer_weights.items():
-        mask, positions = masks[layer]
-        gram = gram_matrix(features[layer] * mask.to(features[layer].dtype))
-        style_gram, style_positions = style_grams[layer]
-        target = style_gram * (positions / style_positions)
-        total = total + weight * style_layer_loss(gram, target, features[layer].shape[1], positions)
-    return total
-
-
-def style_target_gram(style_features: torch.Tensor, positions: int) -> torch.Tensor:
-    """A^l for a generated layer of `positions` = M_l positions.
-
-    Equal to F F^T of the style image when both images have the same size; for a style image of
-    another size the Gram is rescaled by M_generated / M_style, since G sums over positions.
-    """
-    m_style = style_features.shape[2] * style_features.shape[3]
-    return gram_matrix(style_features) * (positions / m_style)
+def style_target_gram(style_gram: torch.Tensor, style_positions: float, positions: float) -> torch.Tensor:
+    """A^l for a generated layer (or region) of M_l = `positions` positions, from the style
+    image's F F^T over its own `style_positions`: equal when both have as many positions, else
+    rescaled by M_generated / M_style, since G sums over positions."""
+    return style_gram * (positions / style_positions)
 
 
 def tv_loss(image: torch.Tensor) -> torch.Tensor:

@@ -76,6 +76,12 @@ IMAGENET_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"  # torch
 IMAGENET_FILE = Path(IMAGENET_URL).name
 
 
+def channels(layer: str) -> int:
+    """N_l, the feature maps of `layer`: those of the last convolution up to it."""
+    convolutions = [item for item in _VGG19_CFG if item != "M"]
+    return convolutions[sum(name.startswith("conv") for name in VGG19_LAYER_NAMES[: VGG19_LAYER_NAMES.index(layer) + 1]) - 1]
+
+
 def min_side(layers: tuple[str, ...]) -> int:
     """The smallest image side the layers can be computed for: each 2x2 pooling up to the
     deepest of them (itself included) halves the side, which must stay at least one pixel."""
