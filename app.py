@@ -22,7 +22,7 @@ from ui.catalog import model_choices, model_info
 from ui.cyclegan_handlers import cyclegan, fetch_model, translate_frame
 from ui.examples import GATYS_PAIRS, REGIONS_EXAMPLE, example_files
 from ui.experiments import STUDY_SWEEPS, run_experiment, study_sweep
-from ui.gatys_handlers import CONFIG_TYPES, DEFAULTS, EDITED, RUN_OUTPUTS, preset_values, run_gatys_tab, run_state, stopped_status, vgg_notice
+from ui.gatys_handlers import CONFIG_TYPES, DEFAULTS, EDITED, LARGEST_SIZE, RUN_OUTPUTS, preset_values, run_gatys_tab, run_state, stopped_status, vgg_notice
 from ui.preview import LABEL as PREVIEW_LABEL, NOTE as PREVIEW_NOTE, preview
 from ui.regions import BRUSHES as REGION_BRUSHES, NOTE as REGIONS_NOTE, OPACITY as REGION_OPACITY, paint_over
 from ui.widgets import PictureUpload, empty_unusable_upload, network_choices, status_html
@@ -97,7 +97,8 @@ with gr.Blocks(title="Neural style transfer studio", delete_cache=GRADIO_CACHE_C
         with gr.Row():
             preset_in = gr.Dropdown([*PRESETS, EDITED], value="study", label="Preset", scale=1, elem_id="preset")
             gatys_controls["steps"] = gr.Slider(1, 1000, value=DEFAULTS.steps, step=1, label="Steps", elem_id="steps")
-            gatys_controls["size"] = gr.Slider(64, 1024, value=DEFAULTS.size, step=32, label="Output size (long side, px)", elem_id="size")
+            gatys_controls["size"] = gr.Slider(64, LARGEST_SIZE, value=DEFAULTS.size, step=32, elem_id="size",
+                                               label=f"Output size (long side, px; up to {LARGEST_SIZE} fits this machine)")  # fmt: skip
         with gr.Row():
             gatys_controls["alpha"] = gr.Number(value=DEFAULTS.alpha, label="α (content weight)", minimum=0)
             gatys_controls["log10_ratio"] = gr.Slider(-9, -1, value=round(math.log10(DEFAULTS.alpha / DEFAULTS.beta), 2),
@@ -122,8 +123,13 @@ with gr.Blocks(title="Neural style transfer studio", delete_cache=GRADIO_CACHE_C
             with gr.Row():
                 gatys_images["style2"] = upload("Second style (optional)", "style2", height=160)
                 gatys_controls["style2_share"] = gr.Slider(0, 1, value=0.5, step=0.05, label="Second style's share")
-                gatys_controls["levels"] = gr.Slider(1, 3, value=DEFAULTS.levels, step=1, label="Coarse-to-fine levels")
                 gatys_controls["seed"] = gr.Number(value=DEFAULTS.seed, label="Seed", precision=0)
+            with gr.Row():
+                gatys_controls["levels"] = gr.Slider(0, 9, value=DEFAULTS.levels, step=1, label="Coarse-to-fine levels (0: from 256 px up)")
+                gatys_controls["level_ratio"] = gr.Slider(1.1, 2, value=DEFAULTS.level_ratio, step=0.01,
+                                                          label="Size ratio between levels (√2 ≈ 1.41)")  # fmt: skip
+                gatys_controls["step_decay"] = gr.Slider(0.3, 1, value=DEFAULTS.step_decay, step=0.05,
+                                                         label="Steps of a level / the coarser one's")  # fmt: skip
         with gr.Accordion("Where the style goes: paint regions (optional)", open=False, elem_id="regions-box") as regions_box:
             gr.Markdown(REGIONS_NOTE, elem_id="regions-note")
             regions_in = gr.ImageEditor(value={"background": None, "layers": [], "composite": None}, type="pil", image_mode="RGBA",

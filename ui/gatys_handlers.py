@@ -10,7 +10,9 @@ import gradio as gr
 import spaces
 from PIL import Image
 
+from nst.device import resolve_device
 from nst.gatys.config import VGG_WEIGHTS_ENV, GatysConfig, preset
+from nst.gatys.memory import available_bytes, largest_size
 from nst.gatys.engine import RunStopped, run_gatys
 from nst.gatys.vgg import IMAGENET_FILE, VGGWeightsError, imagenet_availability, imagenet_cache_path
 from nst.images import ImageError, fit_long_side
@@ -21,6 +23,9 @@ from ui.widgets import new_result_path, open_upload, status_html, user_error
 FRAMES = 20  # intermediate images streamed per run
 DEFAULTS = GatysConfig()  # its vgg_weights: NST_VGG19_WEIGHTS, or the original network
 CONFIG_TYPES = get_type_hints(GatysConfig)
+# The size slider's end: the largest 4:3 picture at the defaults that this machine's memory holds
+# (nst.gatys.memory), at most 4096 px; a run checks its own settings before it starts.
+LARGEST_SIZE = max(DEFAULTS.size, min(4096, largest_size(DEFAULTS, (1024, 768), available_bytes(resolve_device(DEFAULTS.device)))))
 RUN_OUTPUTS = ("image", "plot", "download", "status", "state")  # what a run updates, in the order the layout lists them
 
 

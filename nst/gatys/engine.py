@@ -23,6 +23,7 @@ from nst.device import resolve_device, vgg_dtypes
 from nst.feedforward.magenta import FastConfig, fast_stylize
 from nst.gatys.config import GatysConfig
 from nst.gatys.lbfgs import LBFGS
+from nst.gatys.memory import available_bytes, check_fits
 from nst.gatys.losses import content_loss, gram_matrix, style_loss, style_target_gram, tv_loss
 from nst.gatys.tiles import Tile, plan_tiles, stride, tiled_features
 from nst.gatys.vgg import VGGFeatures, channels, load_vgg19, min_side
@@ -174,6 +175,7 @@ def run_gatys(
     blend = _blend_weights(config, len(styles))
     device = resolve_device(config.device)
     content_image = load_image(content, max_side=config.size)  # decoded no larger than needed
+    check_fits(config, content_image.size, available_bytes(device))
     style_images = [load_image(style, max_side=config.style_side()) for style in styles]
     regions = None
     if config.mask is not None:  # where each style goes (nst.regions)
