@@ -8,11 +8,17 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from nst.cyclegan.tiles import run_in_tiles
 from nst.device import inference_dtype, resolve_device
 from nst.images import ImageError, fit_long_side, image_to_tensor, tensor_to_image, to_rgb
 
 # The generator pads by 3 pixels by reflection and downsamples: smaller inputs cannot work.
 MIN_SIDE = 16
+
+# Images with a longer side are translated over tiles of this side (nst.cyclegan.tiles): the
+# whole-image result in bounded memory (a 4096 px image at once would hold several GB of
+# activations at full resolution).
+TILE_SIDE = 1024
 
 # A live webcam's frames are translated at this long side, then shown at the camera's size
 # (bench.cyclegan measures the frames per second).
@@ -30,12 +36,14 @@ def prepare_generator(generator: torch.nn.Module, device: str = "auto", precisio
 
 
 @torch.inference_mode()
-def translate(generator: torch.nn.Module, image: Image.Image, max_side: int | None = None) -> Image.Image:
+def translate(generator: torch.nn.Module, image: Image.Image, max_side: int | None = None,
+              tile_size: int = TILE_SIDE) -> Image.Image:  # fmt: skip
     """Run `generator` on `image` (any PIL mode) with the generator's device and dtype; returns RGB.
 
     Larger images are first scaled down so the long side is `max_side`. Sides are padded by
     reflection to the multiple the network needs (its `input_multiple`) and cropped back: no
-    distortion.
+    distortion. An image with a side over `tile_size` (0: never) is run over tiles of that side
+    (nst.cyclegan.tiles), with the same result.
     """
     image = to_rgb(image)
     if max_side is not None and max(image.size) > max_side:
@@ -47,7 +55,8 @@ def translate(generator: torch.nn.Module, image: Image.Image, max_side: int | No
     x = image_to_tensor(image).to(weight.device) * 2 - 1  # (1, 3, H, W) in [-1, 1]
     pad_h, pad_w = -image.height % generator.input_multiple, -image.width % generator.input_multiple
     x = F.pad(x, (0, pad_w, 0, pad_h), mode="reflect").to(weight.dtype).contiguous(memory_format=torch.channels_last)
-    y = generator.eval()(x)[..., : image.height, : image.width].float()
+    tiled = 0 < tile_size < max(x.shape[-2:])
+    y = (run_in_tiles(generator.eval(), x, tile_size) if tiled else generator.eval()(x))[..., : image.height, : image.width].float()
     return tensor_to_image((y + 1) / 2)
 
 
