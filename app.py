@@ -221,7 +221,7 @@ with gr.Blocks(title="Neural style transfer studio", delete_cache=GRADIO_CACHE_C
                     label="Examples: photos (photo → painting models) and paintings (painting → photo)",
                     elem_id="cg-examples")  # fmt: skip
         with gr.Row():
-            max_side_in = gr.Slider(64, 2048, value=512, step=32, label="Maximum side (larger images are scaled down)")
+            max_side_in = gr.Slider(64, 4096, value=512, step=32, label="Maximum side (larger images are scaled down; over 1024 px, translated in tiles)")
             translate_btn = gr.Button("Translate", variant="primary", elem_id="cg-translate")
         cg_status = gr.HTML("", elem_id="cg-status")
         gr.Markdown("### The cycle: the translation, and back through the other generator")

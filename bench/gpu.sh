@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU check in one command, on a machine with CUDA: every CUDA path's test (tests/test_gpu.py,
 # `pytest -m gpu`), then the benchmarks, which write bench/results/cyclegan-gpu.json, fast-*.json
-# (gpu when onnxruntime has CUDA, else cpu) and gatys-gpu.json with its time-to-quality plots.
+# (gpu when onnxruntime has CUDA, else cpu), gatys-gpu.json with its time-to-quality plots and
+# large-gpu.json (peak memory and time against size, 512 to 4096 px).
 # Each stage prints its seconds; the whole is meant to take under 8 minutes.
 #   bash bench/gpu.sh                   # everything; bench/gatys.py at 512 px only
 #   bash bench/gpu.sh --quick           # a smoke test of the scripts
@@ -33,4 +34,5 @@ stage "GPU tests" python3 -m pytest -m gpu tests/test_gpu.py -q -p no:cacheprovi
 stage "bench.cyclegan" python3 -m bench.cyclegan "${common[@]}"
 stage "bench.fast" python3 -m bench.fast "${common[@]}"
 stage "bench.gatys" python3 -m bench.gatys "${common[@]}" --sizes 512 "$@"
+stage "bench.large" python3 -m bench.large "${common[@]}"
 exit $status

@@ -88,9 +88,9 @@ def image_to_tensor(image: Image.Image, size: tuple[int, int] | None = None) -> 
 
 def tensor_to_image(tensor: torch.Tensor) -> Image.Image:
     """(1, 3, H, W) or (3, H, W) tensor in [0, 1] -> RGB PIL image (clamped, rounded)."""
-    tensor = tensor.detach().float().clamp(0, 1).squeeze(0).cpu()
-    array = (tensor.permute(1, 2, 0).numpy() * 255.0).round().astype(np.uint8)
-    return Image.fromarray(array, "RGB")
+    scaled = tensor.detach().squeeze(0).permute(1, 2, 0).float().mul(255.0)  # one float copy: a 4096 px image is 150 MB
+    array = scaled.round_().clamp_(0, 255).to(torch.uint8).cpu().numpy()
+    return Image.fromarray(np.ascontiguousarray(array), "RGB")
 
 
 def resize_tensor(tensor: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

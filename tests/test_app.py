@@ -7,6 +7,7 @@ errors, not the look of a stylised image.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 
@@ -137,6 +138,29 @@ def test_preset_fills_controls_by_name(app):
     assert values["style_layers"] == ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"] and values["levels"] == 2
     config = gatys_handlers.gatys_config({**values, "network": "random"}, second_style=False)
     assert config == preset("gatys2015", vgg_weights="random")
+
+
+def test_print_preset_fills_the_multi_scale_controls(app):
+    names = tuple(f for f in app.gatys_controls if f in gatys_handlers.CONFIG_TYPES or f == "log10_ratio")
+    values = dict(zip(names, gatys_handlers.preset_values("print", names)))
+    assert (values["size"], values["levels"], values["step_decay"]) == (2048, 0, 0.6)
+    config = gatys_handlers.gatys_config({**values, "network": "random"}, second_style=False)
+    assert config.beta == pytest.approx(1e6)  # alpha / 10 ** log10_ratio, rounded
+    assert config.replace(beta=1e6) == preset("print", vgg_weights="random")
+    assert gatys_handlers.LARGEST_SIZE >= 256 and app.gatys_controls["size"].maximum == gatys_handlers.LARGEST_SIZE
+
+
+def test_a_size_that_does_not_fit_says_which_does(app, image_files, monkeypatch):
+    from nst.gatys import engine
+    from nst.gatys.memory import estimate_bytes
+
+    monkeypatch.setattr(engine, "available_bytes", lambda device: estimate_bytes(preset("study", size=1024), (48, 36)))
+    with pytest.raises(gr.Error) as error:
+        list(app.run_gatys_tab(**gatys_args(app, image_files, size=4096, style_layers=["relu1_1", "relu2_1", "relu3_1"],
+                                            content_layers=["relu4_1"])))  # fmt: skip
+    said = re.fullmatch(r"size 4096 needs about \d+\.\d GB of memory and \d+\.\d GB is free; size (\d+) or smaller fits",
+                        error.value.message)  # fmt: skip
+    assert said and 1024 <= int(said[1]) < 4096, error.value.message  # 12 steps keep fewer LBFGS pairs than the defaults
 
 
 def test_preview_is_the_feed_forward_picture_at_512_px(app, image_files):

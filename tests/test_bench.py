@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
     ("gatys", {"speed_256", "loss_agreement", "first_frame", "time_to_quality_study_64", "time_to_quality_gatys2015_64", "machine", "vgg_weights"}),
     ("cyclegan", {"cpu_inference", "webcam_cpu", "machine"}),
     ("fast", {"cpu_load", "cpu_latency", "machine"}),
+    ("large", {"gatys", "cyclegan", "machine"}),
 ])  # fmt: skip
 def test_bench_script_quick_run(tmp_path, script, keys):
     # --device cpu: the GPU sections are skipped, and the script must say so
@@ -33,6 +34,9 @@ def test_bench_script_quick_run(tmp_path, script, keys):
     if script == "gatys":
         contenders = {row["contender"] for row in report["speed_256"]}
         assert contenders == {"baseline (textbook, fp32)", "ours fp32", "ours mixed", "ours bf16"}
+    if script == "large":  # each size measured in its own process, against the estimate
+        assert [row["size"] for row in report["gatys"]] == [128, 256] and all(row["peak GB"] > 0.3 for row in report["gatys"])
+        assert all(row["estimate GB"] >= 0.5 * row["peak GB"] for row in report["gatys"])
         assert [row["precision"] for row in report["loss_agreement"]] == ["fp32", "mixed", "bf16"]
         assert report["loss_agreement"][0]["relative to fp32"] == 0
         result = report["time_to_quality_study_64"]

@@ -8,6 +8,7 @@ import torch
 
 from nst.gatys.config import GatysConfig, preset
 from nst.gatys.engine import compute_targets, evaluate, lbfgs_history, level_plan, run_gatys
+from nst.gatys.memory import TooLarge, estimate_bytes, largest_size
 from nst.gatys.tiles import halo, plan_tiles, stride
 from nst.gatys.vgg import VGGFeatures, load_vgg19
 from nst.regions import read_regions
@@ -85,9 +86,9 @@ def test_the_print_plan_grows_in_sqrt2_steps_with_most_steps_small():
     sides = [max(size) for size, _ in plan]
     assert sides == [256, 362, 512, 724, 1024, 1448, 2048]
     steps = [steps for _, steps in plan]
-    assert sum(steps) == config.steps == 200
-    assert steps[:-1] == sorted(steps[:-1], reverse=True) and steps[0] > 5 * steps[-1]  # the remainder goes to the finest
-    assert steps[:-1] == [int(200 * 0.7**k / sum(0.7**j for j in range(7))) for k in range(6)]
+    assert sum(steps) == config.steps == 180
+    assert steps == [74, 44, 26, 15, 9, 5, 7]  # the remainder goes to the finest
+    assert steps[:-1] == [int(180 * 0.6**k / sum(0.6**j for j in range(7))) for k in range(6)]
     assert preset("print", size=4096).level_count() == 9
     assert preset("print", size=300).level_count() == 1
     assert level_plan(GatysConfig(size=256, levels=2, steps=101), (48, 36)) == [((96, 128), 50), ((192, 256), 51)]
@@ -107,3 +108,23 @@ def test_bad_print_options_are_refused():
     with pytest.raises(ValueError, match="too small for 4 levels"):
         GatysConfig(size=64, levels=4, level_ratio=2)
     assert math.isclose(preset("print").level_ratio, 2**0.5)
+
+
+def test_a_size_that_does_not_fit_is_refused_naming_the_largest_that_does(monkeypatch, content_image, style_image):
+    from nst.gatys import engine
+
+    fits = estimate_bytes(GatysConfig(size=1024), (48, 36))
+    assert estimate_bytes(GatysConfig(size=960), (48, 36)) < fits < estimate_bytes(GatysConfig(size=1088), (48, 36))
+    monkeypatch.setattr(engine, "available_bytes", lambda device: fits)
+    with pytest.raises(TooLarge, match=r"^size 4096 needs about \d+\.\d GB of memory and \d+\.\d GB is free; size 1024 or smaller fits$"):
+        next(run_gatys(GatysConfig(size=4096, vgg_weights="random"), content_image, style_image))
+    assert next(run_gatys(GatysConfig(size=1024, vgg_weights="random", steps=0), content_image, style_image)).size == (768, 1024)
+
+
+def test_the_estimate_counts_tiles_and_lbfgs_pairs():
+    whole, tiled = GatysConfig(size=2048, tile_size=0), GatysConfig(size=2048)
+    assert estimate_bytes(tiled, (1024, 768)) < estimate_bytes(whole, (1024, 768)) / 2  # 2.8 against 6.5 GB (6.3 measured)
+    assert estimate_bytes(GatysConfig(size=2048, steps=2), (1024, 768)) < estimate_bytes(tiled, (1024, 768))  # fewer pairs
+    available = estimate_bytes(GatysConfig(size=2048), (1024, 768))
+    largest = largest_size(GatysConfig(), (1024, 768), available)
+    assert largest >= 2048 and estimate_bytes(GatysConfig(size=largest), (1024, 768)) <= available

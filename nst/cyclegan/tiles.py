@@ -13,6 +13,7 @@ blending: the result is the whole-image translation, to rounding.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -26,16 +27,15 @@ class _Collected(Exception):
 
 
 class _GlobalNorm:
-    """Forward hooks that normalise each GroupNorm (instance norm) of a stage by statistics of
-    the whole image, and that collect those statistics, one layer per pass."""
+    """Stands in for the forward of each GroupNorm (instance norm) of a stage: normalises by
+    statistics of the whole image, and collects those statistics, one layer per pass."""
 
     def __init__(self, norms: list[nn.GroupNorm]):
         self.norms, self.stats = norms, {}
         self.collecting, self.sums = None, None
         self.owned = None  # (top, bottom, left, right) of the tile's own positions, as fractions of its input
 
-    def __call__(self, module: nn.GroupNorm, inputs, output):
-        x = inputs[0]
+    def __call__(self, module: nn.GroupNorm, x: torch.Tensor) -> torch.Tensor:
         if module is self.collecting:
             height, width = x.shape[-2:]
             top, bottom, left, right = self.owned
@@ -111,7 +111,8 @@ def _stage_in_tiles(stage: nn.Sequential, x: torch.Tensor, side: int) -> torch.T
              for left, right in _pairs(_cuts(width, side, multiple))]  # fmt: skip
     norms = [m for m in stage.modules() if isinstance(m, nn.GroupNorm)]
     hooks = _GlobalNorm(norms)
-    handles = [norm.register_forward_hook(hooks) for norm in norms]
+    for norm in norms:  # an instance attribute: nn.Module calls it instead of GroupNorm.forward
+        norm.forward = functools.partial(hooks, norm)
     try:
         for norm in norms:  # one statistics pass per normalisation layer, in the order they run
             hooks.collect(norm)
@@ -131,8 +132,8 @@ def _stage_in_tiles(stage: nn.Sequential, x: torch.Tensor, side: int) -> torch.T
                 round((left - read_left) * scale) : round((right - read_left) * scale)]  # fmt: skip
         return out
     finally:
-        for handle in handles:
-            handle.remove()
+        for norm in norms:
+            del norm.forward
 
 
 def _run_tile(stage, x, tile, halo, hooks: _GlobalNorm):

@@ -15,8 +15,8 @@ from nst.images import ImageError, fit_long_side, image_to_tensor, tensor_to_ima
 # The generator pads by 3 pixels by reflection and downsamples: smaller inputs cannot work.
 MIN_SIDE = 16
 
-# Images with a longer side are translated over tiles of this side (nst.cyclegan.tiles): the
-# whole-image result in bounded memory (a 4096 px image at once would hold several GB of
+# Images with a longer side are translated over tiles of half this side (nst.cyclegan.tiles):
+# the whole-image result in bounded memory (a 4096 px image at once would hold several GB of
 # activations at full resolution).
 TILE_SIDE = 1024
 
@@ -42,7 +42,7 @@ def translate(generator: torch.nn.Module, image: Image.Image, max_side: int | No
 
     Larger images are first scaled down so the long side is `max_side`. Sides are padded by
     reflection to the multiple the network needs (its `input_multiple`) and cropped back: no
-    distortion. An image with a side over `tile_size` (0: never) is run over tiles of that side
+    distortion. An image with a side over `tile_size` (0: never) is run over tiles of half that side
     (nst.cyclegan.tiles), with the same result.
     """
     image = to_rgb(image)
@@ -56,8 +56,8 @@ def translate(generator: torch.nn.Module, image: Image.Image, max_side: int | No
     pad_h, pad_w = -image.height % generator.input_multiple, -image.width % generator.input_multiple
     x = F.pad(x, (0, pad_w, 0, pad_h), mode="reflect").to(weight.dtype).contiguous(memory_format=torch.channels_last)
     tiled = 0 < tile_size < max(x.shape[-2:])
-    y = (run_in_tiles(generator.eval(), x, tile_size) if tiled else generator.eval()(x))[..., : image.height, : image.width].float()
-    return tensor_to_image((y + 1) / 2)
+    y = (run_in_tiles(generator.eval(), x, tile_size // 2) if tiled else generator.eval()(x))[..., : image.height, : image.width]
+    return tensor_to_image(y.float().add_(1).div_(2))  # in place: one float copy of a large picture
 
 
 def cycle_l1(image: Image.Image, reconstruction: Image.Image) -> float:

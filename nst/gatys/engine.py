@@ -193,9 +193,9 @@ def run_gatys(
                 image = initial_image(config, level.content, level.style, style_images[0], regions, style_images)
             else:  # this level's content plus the upsampled change the coarser level made to its own:
                 # upsampling the coarse image itself would start from a blurred content
-                image = level.content + resize_tensor(image.detach() - coarser.content, level.size)
+                image = level.content + resize_tensor(image.detach() - coarser, level.size)
             step, image = yield from _optimise_level(config, vgg, level, image, step, clock, content_image, image_every)
-            coarser = level
+            coarser = level.content
     except torch.cuda.OutOfMemoryError as error:
         smaller = max(32, int(config.size / 2**0.5) // 32 * 32)
         raise RunStopped(
@@ -208,7 +208,7 @@ def _levels(config, vgg, content_image, style_images, blend, device, cache: dict
             regions: Regions | None = None) -> Iterator[_Level]:  # fmt: skip
     """The levels of level_plan with their targets, each computed when its level begins (or
     taken from `cache`, keyed by the level's size and GatysConfig.targets_key())."""
-    cache = {} if cache is None else cache
+    private, cache = cache is None, {} if cache is None else cache
     plan = level_plan(config, content_image.size)
     finest = plan[-1][0]
     for index, (size, updates) in enumerate(plan):
@@ -225,6 +225,8 @@ def _levels(config, vgg, content_image, style_images, blend, device, cache: dict
         content_t, first_style, targets = cache[key]
         pixel_weight = (finest[0] * finest[1]) / (size[0] * size[1])
         yield _Level(size, updates, content_t, first_style, targets, pixel_weight, last=index == len(plan) - 1)
+        if private:  # a finished level's targets are not needed again (a print has seven levels)
+            del cache[key]
 
 
 def _optimise_level(config, vgg, level: _Level, image, step: int, clock: float, content_image, image_every: int):
@@ -442,7 +444,8 @@ def evaluate(config, vgg, image, targets: Targets, pixel_weight: float, backward
             if not whole:
                 gram_grads = {key: gram.grad for key, gram in grams.items()}
                 _backward_over_tiles(config, vgg, pixels, targets, tiles, gram_grads, pixel_weight * config.alpha / unit)
-                image.backward(pixels.grad)
+                if pixels.grad is not None:  # None: nothing depends on the image (alpha = beta = 0)
+                    image.backward(pixels.grad)
     detached = {name: term.detach() for name, term in weighted.items()}
     return Losses(l_content.detach(), l_style.detach(), l_tv.detach(), total.detach(), detached)  # tensors, for LBFGS
 
