@@ -126,7 +126,7 @@ with gr.Blocks(title="Neural style transfer studio", delete_cache=GRADIO_CACHE_C
                 gatys_controls["seed"] = gr.Number(value=DEFAULTS.seed, label="Seed", precision=0)
             with gr.Row():
                 gatys_controls["levels"] = gr.Slider(0, 9, value=DEFAULTS.levels, step=1, label="Coarse-to-fine levels (0: from 256 px up)")
-                gatys_controls["level_ratio"] = gr.Slider(1.1, 2, value=DEFAULTS.level_ratio, step=0.01,
+                gatys_controls["level_ratio"] = gr.Slider(1.1, 2, value=DEFAULTS.level_ratio, step=0.001,
                                                           label="Size ratio between levels (√2 ≈ 1.41)")  # fmt: skip
                 gatys_controls["step_decay"] = gr.Slider(0.3, 1, value=DEFAULTS.step_decay, step=0.05,
                                                          label="Steps of a level / the coarser one's")  # fmt: skip

@@ -9,6 +9,7 @@ network. Screenshots go to test-artifacts/.
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -444,4 +445,22 @@ def test_on_a_phone_the_loss_plot_is_readable_after_a_run(browser, served):
     assert on_top(page, "#loss-plot svg")["visible"]
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "gatys-phone.png"), full_page=True)
+    page.close()
+
+
+def test_the_print_preset_shows_its_size_and_levels(browser, served):
+    """Choosing "print" puts 2048 px in the size box, whose label says how large this machine
+    goes, and the multi-scale settings in Advanced: what a person reads, on top."""
+    page = open_page(browser, served.url)
+    page.locator("#preset input").click()
+    page.get_by_role("option", name="print").click()
+    page.wait_for_function("document.querySelector('#size input[type=number]').value === '2048'", timeout=10_000)
+    assert on_top(page, "#size input[type=number]")["visible"]
+    assert re.search(r"up to \d+ fits this machine", page.locator("#size").inner_text())
+    page.get_by_text("Advanced", exact=True).click()
+    for label, value in (("Coarse-to-fine levels", "0"), ("Size ratio between levels", "1.414"), ("Steps of a level", "0.6")):
+        block = page.locator(".block", has=page.get_by_text(label)).last
+        block.scroll_into_view_if_needed()
+        assert block.locator("input[type=number]").input_value() == value, label
+        assert block.get_by_text(label).is_visible()
     page.close()
