@@ -18,6 +18,12 @@ SHARED_IMAGES = ROOT.parent / "shared" / "images"
 EXAMPLE_IMAGES = ROOT / "ui" / "images"  # the photo and paintings the app offers (512 px copies); read, not imported
 
 
+def tubingen_and_starry_night() -> tuple[Path, Path]:
+    """The Tübingen photo and The Starry Night from ../shared/images (1024 px), else the app's 512 px copies."""
+    folder = SHARED_IMAGES if (SHARED_IMAGES / "tubingen.jpg").is_file() else EXAMPLE_IMAGES
+    return folder / "tubingen.jpg", folder / "starry_night.jpg"
+
+
 def parse_bench_args(description: str, add_arguments: Callable | None = None) -> argparse.Namespace:
     """The options every benchmark script takes, and a script's own from `add_arguments(parser)`."""
     parser = argparse.ArgumentParser(description=description)

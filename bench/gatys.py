@@ -25,7 +25,7 @@ from PIL import Image
 
 from bench.app_process import AppProcess
 from bench.baseline_gatys import CONTENT_LAYERS, STYLE_LAYERS, TextbookLoss, TextbookVGG, textbook_stylize
-from bench.common import EXAMPLE_IMAGES, SHARED_IMAGES, interleaved, machine, parse_bench_args, print_table, result_path, sync, timed, write_json
+from bench.common import interleaved, machine, parse_bench_args, print_table, result_path, sync, timed, tubingen_and_starry_night, write_json
 from nst.device import resolve_device
 from nst.gatys.config import GatysConfig, default_vgg_weights, preset
 from nst.gatys.engine import RunStopped, initial_image, run_gatys
@@ -39,10 +39,8 @@ def vgg_source() -> str:
 
 
 def images():
-    """The Tübingen photo and The Starry Night from ../shared/images, else the app's 512 px copies."""
-    if (SHARED_IMAGES / "tubingen.jpg").is_file():
-        return load_image(SHARED_IMAGES / "tubingen.jpg"), load_image(SHARED_IMAGES / "starry_night.jpg")
-    return load_image(EXAMPLE_IMAGES / "tubingen.jpg"), load_image(EXAMPLE_IMAGES / "starry_night.jpg")
+    """The Tübingen photo and The Starry Night (bench.common.tubingen_and_starry_night), loaded."""
+    return tuple(load_image(path) for path in tubingen_and_starry_night())
 
 
 class Bench:

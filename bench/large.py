@@ -21,21 +21,14 @@ import resource
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import torch
 
-from bench.common import EXAMPLE_IMAGES, ROOT, SHARED_IMAGES, machine, parse_bench_args, print_table, result_path, write_json
+from bench.common import ROOT, machine, parse_bench_args, print_table, result_path, tubingen_and_starry_night, write_json
 
 SIZES = (512, 1024, 2048, 4096)
 QUICK_SIZES = (128, 256)
 PRINT_PICTURE = ROOT / "docs" / "print-tubingen-starry-night.jpg"
-
-
-def pictures() -> tuple[Path, Path]:
-    """Tübingen and The Starry Night at the largest size at hand (../shared has 1024 px copies)."""
-    folder = SHARED_IMAGES if (SHARED_IMAGES / "tubingen.jpg").is_file() else EXAMPLE_IMAGES
-    return folder / "tubingen.jpg", folder / "starry_night.jpg"
 
 
 def peak_bytes(device: torch.device) -> int:
@@ -51,7 +44,7 @@ def one_gatys(size: int, device: str, steps: int = 3, preset_name: str = "study"
     from nst.images import load_image
     from nst.quality import judge
 
-    content, style = pictures()
+    content, style = tubingen_and_starry_night()
     config = preset(preset_name, size=size, device=device, **({"steps": steps} if preset_name == "study" else {}))
     start = time.perf_counter()
     records = list(run_gatys(config, content, style))
@@ -76,7 +69,7 @@ def one_cyclegan(size: int, device: str) -> dict:
 
     torch.manual_seed(0)
     generator = prepare_generator(init_weights(ResnetGenerator(ngf=64, n_blocks=9)), device)
-    photo = load_image(pictures()[0])
+    photo = load_image(tubingen_and_starry_night()[0])
     picture = photo.resize((size, round(size * photo.height / photo.width)))
     start = time.perf_counter()
     translate(generator, picture)

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from nst.cyclegan.networks import ResnetBlock
+from nst.tiles import Tile, plan_tiles
 
 
 class _Collected(Exception):
@@ -30,16 +31,14 @@ class _GlobalNorm:
     """Stands in for the forward of each GroupNorm (instance norm) of a stage: normalises by
     statistics of the whole image, and collects those statistics, one layer per pass."""
 
-    def __init__(self, norms: list[nn.GroupNorm]):
-        self.norms, self.stats = norms, {}
-        self.collecting, self.sums = None, None
-        self.owned = None  # (top, bottom, left, right) of the tile's own positions, as fractions of its input
+    def __init__(self):
+        self.stats, self.collecting, self.sums = {}, None, None
+        self.tile = None  # the tile being run
 
     def __call__(self, module: nn.GroupNorm, x: torch.Tensor) -> torch.Tensor:
         if module is self.collecting:
-            height, width = x.shape[-2:]
-            top, bottom, left, right = self.owned
-            own = x[..., round(top * height) : round(bottom * height), round(left * width) : round(right * width)].double()
+            read_height = self.tile.read_bottom - self.tile.read_top
+            own = self.tile.owned(x, x.shape[-2] / read_height).double()  # x's positions per pixel read
             self.sums += torch.stack([own.sum((0, 2, 3)), own.pow(2).sum((0, 2, 3)),
                                       torch.full((x.shape[1],), own[0, 0].numel(), dtype=torch.float64, device=x.device)])  # fmt: skip
             raise _Collected
@@ -87,12 +86,6 @@ def _geometry(stage: nn.Sequential) -> tuple[float, int, int]:
     return scale, multiple, math.ceil(radius / multiple) * multiple
 
 
-def _cuts(length: int, side: int, multiple: int) -> list[int]:
-    count = math.ceil(length / side)
-    step = math.ceil(length / count / multiple) * multiple
-    return sorted({min(i * step, length) for i in range(count)} | {length})
-
-
 @torch.inference_mode()
 def run_in_tiles(generator: nn.Module, x: torch.Tensor, tile_size: int) -> torch.Tensor:
     """generator(x) for x of (1, 3, H, W) (sides multiples of its input_multiple), computed over
@@ -106,11 +99,9 @@ def run_in_tiles(generator: nn.Module, x: torch.Tensor, tile_size: int) -> torch
 
 def _stage_in_tiles(stage: nn.Sequential, x: torch.Tensor, side: int) -> torch.Tensor:
     scale, multiple, halo = _geometry(stage)
-    height, width = x.shape[-2:]
-    tiles = [(top, bottom, left, right) for top, bottom in _pairs(_cuts(height, side, multiple))
-             for left, right in _pairs(_cuts(width, side, multiple))]  # fmt: skip
+    tiles = plan_tiles(*x.shape[-2:], side, multiple, halo)
     norms = [m for m in stage.modules() if isinstance(m, nn.GroupNorm)]
-    hooks = _GlobalNorm(norms)
+    hooks = _GlobalNorm()
     for norm in norms:  # an instance attribute: nn.Module calls it instead of GroupNorm.forward
         norm.forward = functools.partial(hooks, norm)
     try:
@@ -118,35 +109,23 @@ def _stage_in_tiles(stage: nn.Sequential, x: torch.Tensor, side: int) -> torch.T
             hooks.collect(norm)
             for tile in tiles:
                 try:
-                    _run_tile(stage, x, tile, halo, hooks)
+                    _run_tile(stage, x, tile, hooks)
                 except _Collected:
                     pass
             hooks.finish()
         out = None
-        for top, bottom, left, right in tiles:
-            y, (read_top, read_left) = _run_tile(stage, x, (top, bottom, left, right), halo, hooks)
+        for tile in tiles:
+            y = _run_tile(stage, x, tile, hooks)
             if out is None:
-                out = y.new_empty((1, y.shape[1], round(height * scale), round(width * scale)))
-            out[..., round(top * scale) : round(bottom * scale), round(left * scale) : round(right * scale)] = y[
-                ..., round((top - read_top) * scale) : round((bottom - read_top) * scale),
-                round((left - read_left) * scale) : round((right - read_left) * scale)]  # fmt: skip
+                out = y.new_empty((1, y.shape[1], round(x.shape[-2] * scale), round(x.shape[-1] * scale)))
+            tile.owned_of_whole(out, scale).copy_(tile.owned(y, scale))
         return out
     finally:
         for norm in norms:
             del norm.forward
 
 
-def _run_tile(stage, x, tile, halo, hooks: _GlobalNorm):
-    """The stage on the tile's pixels and halo; returns its output and where the read began."""
-    top, bottom, left, right = tile
-    height, width = x.shape[-2:]
-    read_top, read_bottom = max(0, top - halo), min(height, bottom + halo)
-    read_left, read_right = max(0, left - halo), min(width, right + halo)
-    tall, wide = read_bottom - read_top, read_right - read_left
-    hooks.owned = ((top - read_top) / tall, (bottom - read_top) / tall, (left - read_left) / wide, (right - read_left) / wide)
-    y = stage(x[..., read_top:read_bottom, read_left:read_right].contiguous(memory_format=torch.channels_last))
-    return y, (read_top, read_left)
-
-
-def _pairs(cuts: list[int]) -> list[tuple[int, int]]:
-    return list(zip(cuts, cuts[1:]))
+def _run_tile(stage: nn.Sequential, x: torch.Tensor, tile: Tile, hooks: _GlobalNorm) -> torch.Tensor:
+    """The stage on the tile's pixels and halo."""
+    hooks.tile = tile
+    return stage(tile.pixels(x).contiguous(memory_format=torch.channels_last))

@@ -25,11 +25,12 @@ from nst.gatys.config import GatysConfig
 from nst.gatys.lbfgs import LBFGS
 from nst.gatys.memory import available_bytes, check_fits
 from nst.gatys.losses import content_loss, gram_matrix, style_loss, style_target_gram, tv_loss
-from nst.gatys.tiles import Tile, plan_tiles, stride, tiled_features
+from nst.gatys.tiles import owned_features, plan_tiles, scale, stride, tiled_features
 from nst.gatys.vgg import VGGFeatures, channels, load_vgg19, min_side
 from nst.images import fit_long_side, image_to_tensor, load_image, resize_tensor, tensor_to_image
 from nst.regions import MaskNote, RegionError, Regions, blend_pictures, read_regions
 from nst.schedules import step_scheduler
+from nst.tiles import Tile
 
 ImageSource = str | os.PathLike | Image.Image
 
@@ -353,7 +354,7 @@ def compute_targets(config, vgg, content_t, style_ts, blend, regions: Regions | 
                                   dtype=torch.float32) for layer in config.content_layers}  # fmt: skip
     for tile, owned in tiled_features(vgg, content_t, config.tile_size):
         for layer, whole in content.items():
-            tile.owned_of_whole(whole, stride(layer)).copy_(owned[layer])
+            tile.owned_of_whole(whole, scale(layer)).copy_(owned[layer])
     style_grams = [_grams(config, vgg, style_t) for style_t in style_ts]  # {layer: (F F^T, M_style)} per image
     positions = {layer: math.prod(_positions_shape(content_t, layer)) for layer in config.style_layers}
     if regions is None:
@@ -453,16 +454,15 @@ def evaluate(config, vgg, image, targets: Targets, pixel_weight: float, backward
 def _tile_sums(config, vgg, image, targets: Targets, tile: Tile):
     """A tile's share of L_content (eq. 1) and of each style term's G^l (eq. 3, of the masked
     features with regions), keyed (term name, layer)."""
-    features = vgg(tile.pixels(image))
-    owned = {layer: tile.owned(f, stride(layer)) for layer, f in features.items()}
-    l_content = sum((content_loss(owned[layer], tile.owned_of_whole(p, stride(layer))) for layer, p in targets.content.items()),
+    owned = owned_features(vgg, image, tile)
+    l_content = sum((content_loss(owned[layer], tile.owned_of_whole(p, scale(layer))) for layer, p in targets.content.items()),
                     torch.zeros((), device=image.device))  # fmt: skip
     grams = {}
     for name, term in targets.styles.items():
         for layer in config.style_layers:
             features = owned[layer]
             if term.masks is not None:
-                features = features * tile.owned_of_whole(term.masks[layer], stride(layer)).to(features.dtype)
+                features = features * tile.owned_of_whole(term.masks[layer], scale(layer)).to(features.dtype)
             grams[name, layer] = gram_matrix(features)
     return l_content, grams
 

@@ -13,7 +13,7 @@ import os
 import torch
 
 from nst.gatys.config import GatysConfig
-from nst.gatys.tiles import halo, stride
+from nst.gatys.tiles import halo, plan_tiles, stride
 from nst.gatys.vgg import VGG19_LAYER_NAMES, channels
 
 BASE_BYTES = 1.15e9  # the process, torch, and the original VGG19 dequantised (peak RSS at small sizes)
@@ -30,13 +30,14 @@ def activation_floats(layers: tuple[str, ...]) -> float:
 
 def estimate_bytes(config: GatysConfig, content_size: tuple[int, int]) -> float:
     """The peak memory of `config` on a content picture of (width, height) px."""
-    from nst.gatys.engine import lbfgs_history, level_plan  # the engine imports this module's user, not this module
+    from nst.gatys.engine import lbfgs_history, level_plan  # here: the engine imports this module
 
     layers = config.content_layers + config.style_layers
+    tile_read = config.tile_size + 2 * halo(layers)  # an inner tile's side, halo included: the largest read
     peak = 0.0
     for (height, width), steps in level_plan(config, content_size):
-        read = min(height, config.tile_size + 2 * halo(layers)) * min(width, config.tile_size + 2 * halo(layers))
-        read = height * width if config.tile_size == 0 or max(height, width) <= config.tile_size else read
+        whole = len(plan_tiles(height, width, config.tile_size, layers)) == 1
+        read = height * width if whole else min(height, tile_read) * min(width, tile_read)
         pairs = min(steps, lbfgs_history(3 * height * width)) if config.optimizer == "lbfgs" else 2
         peak = max(peak, BYTES_PER_ACTIVATION * activation_floats(layers) * read
                    + (BYTES_PER_PIXEL + pairs * HISTORY_BYTES_PER_PIXEL) * height * width)  # fmt: skip

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import torch
 
+from nst import tiles
 from nst.gatys.vgg import VGG19_LAYER_NAMES
+from nst.tiles import Tile
 
 
 def stride(layer: str) -> int:
@@ -42,56 +43,24 @@ def halo(layers: tuple[str, ...]) -> int:
     return math.ceil(radius / jump) * jump
 
 
-@dataclass(frozen=True)
-class Tile:
-    """Pixels [top, bottom) x [left, right) are the tile's own; it reads them and a halo, clipped
-    to the picture: [read_top, read_bottom) x [read_left, read_right)."""
-
-    top: int
-    bottom: int
-    left: int
-    right: int
-    read_top: int
-    read_bottom: int
-    read_left: int
-    read_right: int
-
-    def pixels(self, image: torch.Tensor) -> torch.Tensor:
-        """The part of `image` (..., H, W) the tile reads."""
-        return image[..., self.read_top : self.read_bottom, self.read_left : self.read_right]
-
-    def owned(self, features: torch.Tensor, layer_stride: int) -> torch.Tensor:
-        """The positions the tile owns, out of `features` computed from its pixels()."""
-        s = layer_stride
-        return features[..., (self.top - self.read_top) // s : (self.bottom - self.read_top) // s,
-                        (self.left - self.read_left) // s : (self.right - self.read_left) // s]  # fmt: skip
-
-    def owned_of_whole(self, whole: torch.Tensor, layer_stride: int) -> torch.Tensor:
-        """The same positions, out of a map of the whole picture at that layer (a target, a mask)."""
-        s = layer_stride
-        return whole[..., self.top // s : self.bottom // s, self.left // s : self.right // s]
+def scale(layer: str) -> float:
+    """Positions of `layer` per input pixel, as nst.tiles.Tile takes it: 1 / stride."""
+    return 1 / stride(layer)
 
 
 def plan_tiles(height: int, width: int, tile_size: int, layers: tuple[str, ...]) -> list[Tile]:
     """Tiles of at most about `tile_size` px a side covering a height x width picture, their
-    borders on the deepest layer's pooling grid; one tile (the whole picture, no halo) when
-    the long side is at most `tile_size` or `tile_size` is 0."""
+    borders on the deepest layer's pooling grid, read with its halo; one tile (the whole
+    picture, no halo) when the long side is at most `tile_size` or `tile_size` is 0."""
     if tile_size <= 0 or max(height, width) <= tile_size:
         return [Tile(0, height, 0, width, 0, height, 0, width)]
-    grid, margin = max(stride(name) for name in layers), halo(layers)
+    return tiles.plan_tiles(height, width, tile_size, max(stride(name) for name in layers), halo(layers))
 
-    def cuts(length: int) -> list[int]:
-        count = math.ceil(length / tile_size)
-        step = math.ceil(length / count / grid) * grid
-        return [min(i * step, length) for i in range(count)] + [length]
 
-    rows, columns = cuts(height), cuts(width)
-    return [
-        Tile(top, bottom, left, right, max(0, top - margin), min(height, bottom + margin),
-             max(0, left - margin), min(width, right + margin))  # fmt: skip
-        for top, bottom in zip(rows, rows[1:]) if bottom > top
-        for left, right in zip(columns, columns[1:]) if right > left
-    ]
+def owned_features(vgg, image: torch.Tensor, tile: Tile) -> dict[str, torch.Tensor]:
+    """{layer: the features of the positions `tile` owns}, for the layers of `vgg` (an
+    nst.gatys.vgg.VGGFeatures), computed from the tile's pixels and halo."""
+    return {layer: tile.owned(value, scale(layer)) for layer, value in vgg(tile.pixels(image)).items()}
 
 
 @torch.no_grad()
@@ -99,5 +68,4 @@ def tiled_features(vgg, image: torch.Tensor, tile_size: int) -> Iterator[tuple[T
     """(tile, {layer: the features of the positions it owns}) for each tile of `image`, for the
     layers of `vgg` (an nst.gatys.vgg.VGGFeatures); one tile's activations alive at a time."""
     for tile in plan_tiles(*image.shape[-2:], tile_size, vgg.layers):
-        features = vgg(tile.pixels(image))
-        yield tile, {layer: tile.owned(value, stride(layer)) for layer, value in features.items()}
+        yield tile, owned_features(vgg, image, tile)
