@@ -2,8 +2,8 @@
 
 Only the layout lives here: each tab's handlers are in ui/ (ui.gatys_handlers, ui.experiments,
 ui.cyclegan_handlers), and read nothing of it. The Gatys controls are kept by GatysConfig field
-name (`gatys_controls`), so a new engine option is one config field plus one control. Models load
-lazily on first use and stay cached.
+name (`gatys_controls`), so a new engine option is one config field plus one control. The networks
+load in the background at start (ui.warm_up) and stay cached.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from ui.experiments import STUDY_SWEEPS, run_experiment, study_sweep
 from ui.gatys_handlers import CONFIG_TYPES, DEFAULTS, EDITED, LARGEST_SIZE, RUN_OUTPUTS, preset_values, run_gatys_tab, run_state, stopped_status, vgg_notice
 from ui.preview import LABEL as PREVIEW_LABEL, NOTE as PREVIEW_NOTE, preview
 from ui.regions import BRUSHES as REGION_BRUSHES, NOTE as REGIONS_NOTE, OPACITY as REGION_OPACITY, paint_over
+from ui.warm_up import start_warm_up
 from ui.widgets import PictureUpload, empty_unusable_upload, network_choices, status_html
 
 GRADIO_CACHE_CLEANUP = (3600, 24 * 3600)  # hourly, remove uploads and streamed frames older than a day
@@ -249,6 +250,7 @@ def main() -> None:
     parser.add_argument("--share", action="store_true", default=os.environ.get("GRADIO_SHARE") == "1",
                         help="also make a public share link (or set GRADIO_SHARE=1)")  # fmt: skip
     args = parser.parse_args()
+    start_warm_up()  # the networks load while the page is served, not when Run is first pressed
     # show_error: a failure gradio itself raises reaches the user as its one-line message.
     demo.queue(max_size=20).launch(share=args.share, show_error=True, css=CSS)
 

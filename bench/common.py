@@ -13,6 +13,8 @@ from pathlib import Path
 
 import torch
 
+from nst.device import cpu_has_fast_bf16
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_IMAGES = ROOT.parent / "shared" / "images"
 EXAMPLE_IMAGES = ROOT / "ui" / "images"  # the photo and paintings the app offers (512 px copies); read, not imported
@@ -43,7 +45,8 @@ def machine() -> dict:
                    if line.startswith("model name"))  # fmt: skip
     except (OSError, StopIteration):
         pass
-    info = {"cpu": cpu, "threads": torch.get_num_threads(), "torch": torch.__version__, "python": platform.python_version()}
+    info = {"cpu": cpu, "fast_bf16": cpu_has_fast_bf16(), "threads": torch.get_num_threads(), "torch": torch.__version__,
+            "python": platform.python_version()}  # fmt: skip
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name()
         info["gpu_memory_gb"] = round(torch.cuda.get_device_properties(0).total_memory / 2**30, 1)

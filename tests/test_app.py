@@ -483,3 +483,27 @@ def test_the_preview_paints_each_region_in_its_style(app, image_files):
     width = shown.shape[1]
     assert np.abs(shown[:, : width // 3] - whole[:, : width // 3]).mean() < 1.5  # the painted left: the style
     assert np.abs(shown[:, 2 * width // 3 :] - photo[:, 2 * width // 3 :]).mean() < 3  # the unpainted right: the photo
+
+
+def test_warm_up_loads_the_networks_a_run_and_a_preview_then_use(monkeypatch):
+    """After ui.warm_up, the app's Gatys run and preview load nothing: both loaders hit their caches."""
+    from ui.warm_up import warm_up
+    from nst.gatys.vgg import load_vgg19
+
+    monkeypatch.setenv("NST_VGG19_WEIGHTS", "random:5")  # a network no other test loads, so the first load is warm_up's
+    warm_up()
+    vgg_misses, fast_misses = load_vgg19.cache_info().misses, load_models.cache_info().misses
+    image = synthetic_image(48, 32)
+    gatys.stylize(preset("study", size=32, steps=1), image, image)
+    fast_stylize(image, image, FastConfig(size=32))
+    assert load_vgg19.cache_info().misses == vgg_misses
+    assert load_models.cache_info().misses == fast_misses
+
+
+def test_warm_up_leaves_a_network_that_cannot_load_to_the_run(monkeypatch, tmp_path):
+    from ui.warm_up import warm_up
+
+    monkeypatch.setenv("NST_VGG19_WEIGHTS", str(tmp_path / "missing.safetensors"))
+    warm_up()  # no exception: the Run reports the missing file
+    with pytest.raises(VGGWeightsError, match="missing.safetensors"):
+        gatys.stylize(preset("study", size=32, steps=1), synthetic_image(48, 32), synthetic_image(48, 32))

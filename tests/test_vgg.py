@@ -1,5 +1,7 @@
 """VGG19 layer naming, truncation, pooling, input conventions, and every way of supplying weights."""
 
+import threading
+import time
 import urllib.error
 
 import pytest
@@ -7,6 +9,7 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
+from nst.cache import load_once
 from nst.gatys import vgg
 from nst.gatys.vgg import CAFFE, VGG19_LAYER_NAMES, VGGFeatures, VGGWeightsError, load_vgg19
 
@@ -249,3 +252,26 @@ def test_networks_by_name_and_the_old_name():
     assert vgg.NETWORKS == ("original", "torchvision", "random")
     assert vgg.network_name("imagenet") == "torchvision" and vgg.network_name("original") == "original"
     assert load_vgg19("random").convention == vgg.TORCHVISION
+
+
+def test_load_once_loads_a_network_once_when_two_threads_ask_at_once():
+    """The app's warm-up and a first Run may ask for VGG19 together: the second waits for the first's load."""
+    calls = []
+
+    @load_once(maxsize=2)
+    def load(name):
+        calls.append(name)
+        time.sleep(0.2)  # a load long enough for the second thread to ask meanwhile
+        return object()
+
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(load("original"))) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert calls == ["original"] and results[0] is results[1]
+    assert (load.cache_info().hits, load.cache_info().misses) == (1, 1)
+    assert load.__wrapped__("original") is not results[0]  # the uncached loader, as lru_cache's
+    load.cache_clear()
+    assert load.cache_info().currsize == 0

