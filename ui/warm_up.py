@@ -25,8 +25,8 @@ def warm_up() -> None:
     """One step of the app's default Gatys run and one preview, on a small noise picture. A network
     that cannot load is left alone: the Run or the preview that needs it says why, in the app."""
     picture = Image.effect_noise((WARM_UP_SIDE, WARM_UP_SIDE), 64).convert("RGB")
-    try:
-        stylize(GatysConfig(size=WARM_UP_SIDE, steps=1), picture, picture)
+    try:  # on the CPU: a Space's GPU may be granted only inside a Run (spaces.GPU); the network is cached either way
+        stylize(GatysConfig(size=WARM_UP_SIDE, steps=1, device="cpu"), picture, picture)
     except VGGWeightsError:
         pass
     try:
