@@ -318,3 +318,14 @@ def test_data_workers_default_to_no_more_than_the_cpus(monkeypatch):
     assert train_cyclegan.parse_args(["--dataset", "x"]).options.num_workers == 2
     monkeypatch.setattr(os, "cpu_count", lambda: 16)
     assert train_cyclegan.parse_args(["--dataset", "x"]).options.num_workers == 4
+
+
+@pytest.mark.parametrize("fast_bf16", [True, False])
+def test_bf16_training_on_a_cpu_that_emulates_bf16_runs_in_fp32(monkeypatch, caplog, fast_bf16):
+    monkeypatch.setattr(train_cyclegan, "cpu_has_fast_bf16", lambda: fast_bf16)
+    with caplog.at_level("WARNING", logger="nst.cyclegan.trainer"):
+        on_cpu = train_cyclegan.mixed_precision_for("bf16", on_cpu=True)
+    assert on_cpu == ("bf16" if fast_bf16 else "no")
+    assert ("emulates bf16" in caplog.text) == (not fast_bf16)
+    assert train_cyclegan.mixed_precision_for("bf16", on_cpu=False) == "bf16"  # a GPU computes bf16 natively
+    assert train_cyclegan.mixed_precision_for("fp16", on_cpu=True) == "fp16"

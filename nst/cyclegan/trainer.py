@@ -31,6 +31,7 @@ from nst.cyclegan.training import (
     CycleGANTrainConfig, Discriminators, Generators, ImagePool, make_lr_scheduler, training_step,
 )  # fmt: skip
 from nst.cyclegan.training_state import resume, save_checkpoint
+from nst.device import cpu_has_fast_bf16
 from nst.options import add_dataclass_flags, check_choices, flag_names, given_fields
 from nst.schedules import step_scheduler
 
@@ -157,13 +158,23 @@ class Run:
         return min(len(self.loader), self.config.max_batches_per_epoch or len(self.loader))
 
 
+def mixed_precision_for(requested: MixedPrecision, on_cpu: bool) -> MixedPrecision:
+    """The mixed precision to train in: as requested, except bf16 on a CPU that only emulates it
+    (no AMX or AVX512-BF16), where it is several times slower than fp32: there, fp32, and a warning."""
+    if requested == "bf16" and on_cpu and not cpu_has_fast_bf16():
+        logger.warning("--mixed-precision bf16: this CPU emulates bf16 (slower than fp32), so training runs in fp32")
+        return "no"
+    return requested
+
+
 def main(job: TrainingJob) -> int:
     from accelerate import Accelerator
 
     # Without an accelerator, cpu=True is what lets Accelerate join CPU processes (gloo).
     no_gpu = not (torch.cuda.is_available() or torch.backends.mps.is_available())
     options = job.options
-    accelerator = Accelerator(mixed_precision=options.mixed_precision, cpu=options.cpu or no_gpu)
+    on_cpu = options.cpu or no_gpu
+    accelerator = Accelerator(mixed_precision=mixed_precision_for(options.mixed_precision, on_cpu), cpu=on_cpu)
     out = setup_run(job, accelerator)
     run = build_run(job, accelerator, out)
     if options.resume:
