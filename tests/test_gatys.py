@@ -349,7 +349,8 @@ def test_laplacian_run_starts_where_the_pixel_run_starts_and_optimises(content_i
 def test_each_step_is_projected_into_the_displayable_range(content_image, style_image, monkeypatch):
     """From noise with the gatys2015 preset many pixels are pushed out of [0, 1]; each step puts
     them back (as the textbook's closure does), so every image evaluated is one that can be shown."""
-    config = preset("gatys2015", size=64, steps=60, levels=1, vgg_weights="random:0", device="cpu", beta=1e3)
+    config = preset("gatys2015", size=64, steps=60, levels=1, vgg_weights="random:0", device="cpu", beta=1e3,
+                    precision="mixed")  # as measured; "auto" is fp32 on a CPU without native bf16
     seen = []
     real_project = gatys.project_to_displayable
 
@@ -371,7 +372,8 @@ def test_projected_lbfgs_keeps_going_where_torchs_stalls(content_image, style_im
     """nst.gatys.lbfgs takes the projected change as s and restarts on a non-descent direction; torch's
     LBFGS, fed the projected iterates, stops moving on this run and then fails (tests/test_lbfgs.py:
     otherwise the two take the same steps)."""
-    config = preset("gatys2015", size=64, steps=150, levels=1, vgg_weights="random:0", device="cpu", beta=1e3)
+    config = preset("gatys2015", size=64, steps=150, levels=1, vgg_weights="random:0", device="cpu", beta=1e3,
+                    precision="mixed")  # as measured; "auto" is fp32 on a CPU without native bf16
     ours = [r.total for r in run_gatys(config, content_image, style_image)]
 
     class ProjectedTorchLBFGS(torch.optim.LBFGS):
