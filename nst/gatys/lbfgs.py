@@ -31,9 +31,9 @@ class LBFGS(torch.optim.Optimizer):
     `project()`, if given, moves the parameters back into their feasible set after each step
     (nst.gatys.engine puts the image back into [0, 1]), and s is the step as projected, so the pairs
     describe the moves really made. A direction that is not one of descent (or not finite)
-    clears the history and restarts from the gradient, where torch's LBFGS stalls for good. On a
-    small Gatys run from noise (tests/test_gatys.py), torch's LBFGS with the projection done
-    between its steps stalls at 0.37 of the starting loss; this one gets to 0.004 (150 steps).
+    clears the history and restarts from the gradient. On a quadratic whose minimum over the box
+    lies on its faces (tests/test_lbfgs.py), torch's LBFGS with the projection done between its
+    steps stops moving for good after 6 steps, 24 % above that minimum; this one gets within 4 %.
 
     `safeguards`: a step after which the loss is more than RISE_TAKEN_BACK times what it was is
     taken back in part, to the minimum of the quadratic through f(0), f'(0) and f(1) along it,
