@@ -93,6 +93,30 @@ def test_stop_leaves_the_last_image_and_says_stopped(app, image_files):
     assert "Stopped at step 100 of 1000" in app.stopped_status(state)
 
 
+def test_a_run_on_the_same_pictures_reuses_the_targets(app, image_files, tmp_path, monkeypatch):
+    """The content and style passes through VGG19 are skipped on a Run with the same pictures (by
+    their bytes) and target settings, and the picture is the same as with the targets computed."""
+    computed = []
+    real = gatys.compute_targets
+    monkeypatch.setattr(gatys, "compute_targets", lambda *args, **kwargs: computed.append(1) or real(*args, **kwargs))
+    monkeypatch.setattr(gatys_handlers, "LAST_TARGETS", gatys_handlers.LastTargets())
+
+    def final_picture(images=image_files, **changes):
+        return np.asarray(frames_of(app.run_gatys_tab(**gatys_args(app, images, steps=3, **changes)))[-1][0])
+
+    first = final_picture()
+    assert len(computed) == 1 and np.array_equal(final_picture(), first) and len(computed) == 1
+    final_picture(log10_ratio=-2, init="noise")  # β and the start: the same targets
+    copy = tmp_path / "the same style.png"
+    copy.write_bytes(image_files[1].read_bytes())
+    final_picture(images=(image_files[0], copy))
+    assert len(computed) == 1
+    final_picture(style_layers=["relu1_1"])  # a setting the targets depend on
+    assert len(computed) == 2
+    final_picture(images=(image_files[1], image_files[0]))  # other pictures
+    assert len(computed) == 3
+
+
 def test_greyscale_and_rgba_inputs_work(app, tmp_path, content_image, style_image):
     content_image.convert("L").save(tmp_path / "grey.png")
     style_image.convert("RGBA").save(tmp_path / "rgba.png")
