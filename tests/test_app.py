@@ -115,6 +115,8 @@ def test_a_run_on_the_same_pictures_reuses_the_targets(app, image_files, tmp_pat
     assert len(computed) == 2
     final_picture(images=(image_files[1], image_files[0]))  # other pictures
     assert len(computed) == 3
+    final_picture(levels=2), final_picture(levels=2)  # coarse to fine: each level's targets, each time
+    assert len(computed) == 7
 
 
 def test_greyscale_and_rgba_inputs_work(app, tmp_path, content_image, style_image):

@@ -141,16 +141,20 @@ class LastTargets:
     pictures that changes only settings the targets do not depend on (α, β, steps, the start, the
     optimiser: what the study varies most; or none, as when an example is run again) skips the
     content and style pictures' passes through VGG19: 0.4 s of the 1 s to the first frame at
-    256 px on 2 CPU cores, 1.5 s at 512 px. One run's targets are kept, no more."""
+    256 px on 2 CPU cores, 1.5 s at 512 px. One level's targets are kept, no more: a
+    coarse-to-fine run's first frame comes from its coarse level, whose targets are cheap, and
+    keeping every level's would add to a print's peak memory."""
 
     def __init__(self):
         self.key, self.cache = None, {}
 
-    def cache_for(self, files: list[str | None], config: GatysConfig) -> dict:
+    def cache_for(self, files: list[str | None], config: GatysConfig) -> dict | None:
         """The cache for pictures `files` (their bytes, not their paths) under `config`: the kept
-        one if the last Run had the same, else a new, empty one that replaces it."""
-        levels = tuple(config.level_side(level) for level in range(config.level_count()))
-        key = (tuple(file_digest(f) for f in files), config.targets_key(), levels)
+        one if the last Run had the same, else a new, empty one that replaces it; None (the run
+        keeps its targets to itself) for more than one level."""
+        if config.level_count() > 1:
+            return None
+        key = (tuple(file_digest(f) for f in files), config.targets_key(), config.size)
         if key != self.key:
             self.key, self.cache = key, {}
         return self.cache
