@@ -149,13 +149,16 @@ def test_projected_into_a_box_it_keeps_going_where_torchs_stalls():
         return 0.5 * (params[0] - centre) @ hessian @ (params[0] - centre)
 
     best = torch.full((n,), 0.5, dtype=torch.float64)  # the box's minimum, by projected gradient descent
+    step = 1 / torch.linalg.eigvalsh(hessian).max()
     for _ in range(2000):
-        best = (best - hessian @ (best - centre) / torch.linalg.eigvalsh(hessian).max()).clamp(0, 1)
+        best = (best - step * hessian @ (best - centre)).clamp(0, 1)
     minimum = float(loss_fn([best]))
 
     start = [torch.full((n,), 0.5, dtype=torch.float64)]
-    project = lambda p: lambda: p[0].data.clamp_(0, 1)  # noqa: E731
-    ours = [float(loss_fn([x])) for x in trajectory(lambda p: LBFGS(p, lr=1.0, project=project(p)), start, loss_fn, 200)]
+    def projected_lbfgs(params):
+        return LBFGS(params, lr=1.0, project=lambda: params[0].data.clamp_(0, 1))
+
+    ours = [float(loss_fn([x])) for x in trajectory(projected_lbfgs, start, loss_fn, 200)]
     theirs = trajectory(ProjectedTorchLBFGS, start, loss_fn, 200)
     assert all(((x >= 0) & (x <= 1)).all() for x in theirs)
     assert all(torch.equal(x, theirs[-1]) for x in theirs[20:])  # stalled for good
