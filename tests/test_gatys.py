@@ -346,6 +346,17 @@ def test_laplacian_run_starts_where_the_pixel_run_starts_and_optimises(content_i
     assert pyramid[-1] < 0.8 * pyramid[0]
 
 
+@pytest.mark.parametrize("size", [32, 64])
+def test_the_first_step_moves_the_most_moved_pixel_by_the_same_amount_at_any_size(style_image, size):
+    """LBFGS_FIRST_STEP (32 grey levels), where torch's first step shrinks as the picture grows.
+    The content is mid-grey noise, so that no pixel of the first step is put back into [0, 1]."""
+    rng = np.random.default_rng(0)
+    content = Image.fromarray(rng.integers(64, 192, (size, size, 3), dtype=np.uint8))
+    records = list(run_gatys(small_config(size=size, steps=2), content, style_image, image_every=1))
+    start, first = (np.asarray(record.image, dtype=int) for record in records[:2])
+    assert records[1].step == 1 and np.abs(first - start).max() == round(255 * gatys.LBFGS_FIRST_STEP) == 32
+
+
 def test_each_step_is_projected_into_the_displayable_range(content_image, style_image, monkeypatch):
     """From noise with the gatys2015 preset many pixels are pushed out of [0, 1]; each step puts
     them back (as the textbook's closure does), so every image evaluated is one that can be shown."""

@@ -118,6 +118,28 @@ def test_with_no_curvature_known_each_step_doubles():
     torch.testing.assert_close(torch.cat(plain), torch.tensor([0.3, 0.9, 2.7], dtype=torch.float64))
 
 
+def test_first_step_sets_how_far_the_most_moved_parameter_goes():
+    """f = -|x|^2 from (0.1, -0.05): g = -2x = (-0.2, 0.1). With first_step 0.5 the first step is
+    -g * 0.5 / 0.2 (x moves by 0.5, the most): x = (0.6, -0.3); no pair is stored (concave), so
+    the next is twice as long per unit of gradient, -g * 5 = 10x: x = (6.6, -3.3). With lr 0.5
+    every step is half as long: (0.35, -0.175), then 6x: (2.1, -1.05). torch's rule, lr * -g *
+    min(1, 1 / |g|_1), moves by -g (|g|_1 = 0.3 < 1): (0.3, -0.15)."""
+    start = [torch.tensor([0.1, -0.05], dtype=torch.float64)]
+    concave = lambda p: -(p[0] ** 2).sum()  # noqa: E731
+    ours = trajectory(lambda p: LBFGS(p, lr=1.0, first_step=0.5), start, concave, 2)
+    torch.testing.assert_close(torch.stack(ours), torch.tensor([[0.6, -0.3], [6.6, -3.3]], dtype=torch.float64))
+    halved = trajectory(lambda p: LBFGS(p, lr=0.5, first_step=0.5), start, concave, 2)
+    torch.testing.assert_close(torch.stack(halved), torch.tensor([[0.35, -0.175], [2.1, -1.05]], dtype=torch.float64))
+    torchs = trajectory(lambda p: LBFGS(p, lr=1.0), start, concave, 1)
+    torch.testing.assert_close(torchs[0], torch.tensor([0.3, -0.15], dtype=torch.float64))
+
+
+def test_a_zero_gradient_takes_a_zero_first_step_with_first_step_too():
+    start = [torch.full((5,), 0.5, dtype=torch.float64)]
+    points = trajectory(lambda p: LBFGS(p, lr=1.0, first_step=0.5), start, lambda p: (p[0] * 0).sum(), 3)
+    assert all(torch.equal(point, start[0]) for point in points)
+
+
 class ProjectedTorchLBFGS(torch.optim.LBFGS):
     """torch's LBFGS (one evaluation a step), with the parameters put back into [0, 1] after each
     step: it has no hook for a projection, so its pairs keep the step as it computed it."""

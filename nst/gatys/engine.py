@@ -501,7 +501,14 @@ def make_optimizer(config: GatysConfig, parameters: list[torch.Tensor], project)
     # One evaluation per step, and the history persists between steps (nst.gatys.lbfgs: torch's
     # LBFGS(max_iter=1) with the step in compact form, far fewer kernel launches on a GPU).
     return LBFGS(parameters, lr=config.learning_rate, history_size=lbfgs_history(sum(p.numel() for p in parameters)),
-                 project=project)  # fmt: skip
+                 project=project, first_step=LBFGS_FIRST_STEP)  # fmt: skip
+
+
+# The first step moves the pixel it moves most by 32 grey levels (of 255); the steps after it
+# double while no curvature is known. Measured on the original VGG19, study preset, 100 steps from
+# the photo, against torch's first step (0.015 grey levels at 256 px): loss after 10 steps 5.4e11 instead
+# of 5.9e12 at 256 px, 9.3e11 instead of 1.6e13 at 512 px; 16 to 128 grey levels did about as well.
+LBFGS_FIRST_STEP = 32 / 255
 
 
 LBFGS_HISTORY = 100  # pairs (s, y) kept, at most

@@ -25,8 +25,10 @@ class LBFGS(torch.optim.Optimizer):
     `history_size` pairs (s_i = x_{i+1} - x_i, y_i = g_{i+1} - g_i) and H_0 = (s'y / y'y) I.
 
     One loss-and-gradient evaluation per step and no line search, as torch's LBFGS with
-    max_iter=1; the first step is scaled to lr * min(1, 1 / |g|_1), as there. `step(closure)`
-    calls the closure once; the closure may return gradients already in .grad.
+    max_iter=1; the first step is scaled to lr * min(1, 1 / |g|_1), as there, unless `first_step`
+    is given: then the first step (and the first after a restart) is lr * -g scaled so that the
+    parameter it moves most moves by lr * first_step. `step(closure)` calls the closure once; the
+    closure may return gradients already in .grad.
 
     `project()`, if given, moves the parameters back into their feasible set after each step
     (nst.gatys.engine puts the image back into [0, 1]), and s is the step as projected, so the pairs
@@ -48,11 +50,18 @@ class LBFGS(torch.optim.Optimizer):
     model misjudged the length); and while no pair has been stored (from the photo the Gram
     losses are concave along the first steps, so s'y < 0), each step is twice as long as the
     last instead of a fixed, arbitrary length (31 steps of 1 % each, on the default run).
+
+    Why `first_step`: torch's first step is bounded in the L1 norm of the whole gradient, so it
+    shrinks with the number of parameters: from the photo at 256 px it moved no pixel by more
+    than 0.015 grey levels, and the doubling took 8 steps to reach a useful length. nst.gatys
+    starts at a length in pixel units (LBFGS_FIRST_STEP there).
     """
 
-    def __init__(self, params, lr: float = 1.0, history_size: int = 100, project=None, safeguards: bool = True):
+    def __init__(self, params, lr: float = 1.0, history_size: int = 100, project=None, safeguards: bool = True,
+                 first_step: float | None = None):  # fmt: skip
         super().__init__(params, {"lr": lr})
         self.history_size, self.project, self.safeguards = history_size, project, safeguards
+        self.first_step = first_step
         self._params = [p for group in self.param_groups for p in group["params"]]
         self._last_step = None  # the step just taken, and the gradient it was taken from
         self._last_grad = None
@@ -76,10 +85,9 @@ class LBFGS(torch.optim.Optimizer):
             if self.safeguards:
                 self._scale = min(1.0, 2 * self._scale)
         if self._last_step is None or not float(grad.dot(direction)) < 0:  # (NaN is not < 0)
-            self._slots, self._gamma = [], 1.0  # start (again) from the gradient, with a cautious step
+            self._slots = []  # start (again) from the gradient, with a cautious step
+            self._gamma, scale = self._first_scale(grad, lr)
             direction = -grad
-            size = float(grad.abs().sum())
-            scale = lr * (min(1.0, 1.0 / size) if size > 0 else 1.0)  # a zero gradient: a zero step
         self._last_step, self._last_grad, self._last_loss = direction.mul_(scale), grad.clone(), float(loss)
         self._add_to_params(self._last_step)
         if self.project is not None:  # s is the step as projected: exact where nothing was moved
@@ -87,6 +95,17 @@ class LBFGS(torch.optim.Optimizer):
             self.project()
             self._last_step += self._flat_params() - before
         return loss
+
+    def _first_scale(self, grad: torch.Tensor, lr: float) -> tuple[float, float]:
+        """(γ, the scale of -g) for a first step: with `first_step`, γ = first_step / max|g|, so
+        that the doubling while no pair is stored goes on from this length; else torch's
+        lr * min(1, 1 / |g|_1), and γ = 1. A zero gradient takes a zero step either way."""
+        if self.first_step is not None:
+            largest = float(grad.abs().max())
+            gamma = self.first_step / largest if largest > 0 else 1.0
+            return gamma, lr * gamma
+        size = float(grad.abs().sum())
+        return 1.0, lr * (min(1.0, 1.0 / size) if size > 0 else 1.0)
 
     def _take_back(self, loss: float) -> None:
         """Shorten the last step s to t s: t minimises the quadratic with f(0), slope g's and f(1)
