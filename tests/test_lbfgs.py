@@ -63,10 +63,12 @@ def test_several_parameters_and_a_learning_rate_scheduler():
     assert (ours[-1] - target).abs().max() < 0.5 * target.abs().max()
 
 
-def test_a_zero_gradient_takes_a_zero_step():
-    """A flat loss (a one-colour image can give one) leaves the parameters where they are."""
+@pytest.mark.parametrize("first_step", [None, 0.5])
+def test_a_zero_gradient_takes_a_zero_step(first_step):
+    """A flat loss (a one-colour image can give one) leaves the parameters where they are, with
+    torch's first step and with `first_step`."""
     start = [torch.full((5,), 0.5, dtype=torch.float64)]
-    points = trajectory(lambda p: LBFGS(p, lr=1.0), start, lambda p: (p[0] * 0).sum(), 3)
+    points = trajectory(lambda p: LBFGS(p, lr=1.0, first_step=first_step), start, lambda p: (p[0] * 0).sum(), 3)
     assert all(torch.equal(point, start[0]) for point in points)
 
 
@@ -132,12 +134,6 @@ def test_first_step_sets_how_far_the_most_moved_parameter_goes():
     torch.testing.assert_close(torch.stack(halved), torch.tensor([[0.35, -0.175], [2.1, -1.05]], dtype=torch.float64))
     torchs = trajectory(lambda p: LBFGS(p, lr=1.0), start, concave, 1)
     torch.testing.assert_close(torchs[0], torch.tensor([0.3, -0.15], dtype=torch.float64))
-
-
-def test_a_zero_gradient_takes_a_zero_first_step_with_first_step_too():
-    start = [torch.full((5,), 0.5, dtype=torch.float64)]
-    points = trajectory(lambda p: LBFGS(p, lr=1.0, first_step=0.5), start, lambda p: (p[0] * 0).sum(), 3)
-    assert all(torch.equal(point, start[0]) for point in points)
 
 
 class ProjectedTorchLBFGS(torch.optim.LBFGS):

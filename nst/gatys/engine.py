@@ -504,10 +504,11 @@ def make_optimizer(config: GatysConfig, parameters: list[torch.Tensor], project)
                  project=project, first_step=LBFGS_FIRST_STEP)  # fmt: skip
 
 
-# The first step moves the pixel it moves most by 32 grey levels (of 255); the steps after it
-# double while no curvature is known. Measured on the original VGG19, study preset, 100 steps from
-# the photo, against torch's first step (0.015 grey levels at 256 px): loss after 10 steps 5.4e11 instead
-# of 5.9e12 at 256 px, 9.3e11 instead of 1.6e13 at 512 px; 16 to 128 grey levels did about as well.
+# The first step moves the pixel it moves most (with "laplacian", the parameter) by 32 grey levels
+# (of 255); the steps after it double while no curvature is known. Measured on the original VGG19,
+# study preset, 100 steps from the photo, against torch's first step (0.015 grey levels at 256 px):
+# loss after 10 steps 5.4e11 instead of 5.9e12 at 256 px, 9.3e11 instead of 1.6e13 at 512 px;
+# 16 to 128 grey levels did about as well.
 LBFGS_FIRST_STEP = 32 / 255
 
 
