@@ -20,6 +20,7 @@ from nst.gatys.config import CHOICES, DEFAULT_LR, PRESETS
 from nst.gatys.vgg import VGG19_LAYER_NAMES
 from ui.catalog import model_choices, model_info
 from ui.cyclegan_handlers import cyclegan, fetch_model, translate_frame
+from ui.loss_plot import PLOT_MAX_WIDTH_PX
 from ui.examples import GATYS_PAIRS, REGIONS_EXAMPLE, example_files
 from ui.experiments import STUDY_SWEEPS, run_experiment, study_sweep
 from ui.gatys_handlers import CONFIG_TYPES, DEFAULTS, EDITED, LARGEST_SIZE, RUN_OUTPUTS, preset_values, run_gatys_tab, run_state, stopped_status, vgg_notice
@@ -36,7 +37,7 @@ FEATURE_LAYERS = [name for name in VGG19_LAYER_NAMES if not name.startswith("poo
 CSS = """
 .run-status { display: flex; align-items: center; gap: 0.6em; min-height: 1.6em; }
 .run-status progress { width: 9em; flex: none; }
-#loss-plot svg, #sweep-plot svg { width: 100%; max-width: 760px; height: auto; }
+#sweep-plot svg { width: 100%; max-width: 760px; height: auto; }
 #loss-plot { min-width: min(320px, 100%) !important; }  /* gr.HTML drops min_width: on a phone the plot takes its own row */
 #preview [data-testid=block-label] { max-width: calc(100% - 44px); }  /* wraps before the download button */
 /* examples as compact pairs of thumbnails in a row (not a tall table); on a phone, first on the page */
@@ -51,6 +52,7 @@ CSS = """
 }
 #sweep-gallery .caption-label { white-space: pre-line; max-width: calc(100% - 8px); text-overflow: clip; }  /* a cell's caption whole, on two lines */
 """
+CSS += f"#loss-plot svg {{ width: 100%; max-width: {PLOT_MAX_WIDTH_PX}px; height: auto; }}\n"  # ui.loss_plot: text of about 15 px at most
 NO_PROGRESS_OVERLAY = dict(show_progress="hidden")  # our own status line shows progress; outputs stay visible
 
 

@@ -111,6 +111,17 @@ def upload_pair(page, content: Path, style: Path) -> None:
     page.locator("#style img").first.wait_for(timeout=30_000)
 
 
+def plot_text_px(page) -> dict[str, float]:
+    """Each text of the loss plot and the height in CSS px its font is drawn at: the SVG's own
+    font size times the scale the page shows the SVG at."""
+    return page.evaluate("""() => {
+        const svg = document.querySelector('#loss-plot svg');
+        const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+        return Object.fromEntries([...svg.querySelectorAll('text')].map(
+            text => [text.textContent, parseFloat(getComputedStyle(text).fontSize) * scale]));
+    }""")
+
+
 def set_number(page, elem_id: str, value: str) -> None:
     box = page.locator(f"#{elem_id} input[type=number]")
     box.fill(value)
@@ -153,6 +164,8 @@ def test_gatys_run_is_watchable_and_stop_says_stopped(browser, served):
         assert plot_box["y"] <= box["y"] and box["y"] + box["height"] <= plot_box["y"] + plot_box["height"]
         centre = [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2]
         assert page.evaluate("([x, y]) => !!document.elementFromPoint(x, y)?.closest('#loss-plot')", centre), term
+    sizes = plot_text_px(page)  # on a laptop's screen the plot's words read like the page's, not larger
+    assert all(12 <= sizes[word] <= 16 for word in ("α·content", "β·style", "total", "step")), sizes
 
     page.screenshot(path=str(ARTIFACTS / "gatys-stopped.png"), full_page=True)
     page.close()
@@ -429,7 +442,8 @@ def test_the_webcam_is_translated_live(browser, served):
 
 
 def test_on_a_phone_the_loss_plot_is_readable_after_a_run(browser, served):
-    """At 390 x 844 the plot gets its own row instead of a sliver beside the download box."""
+    """At 390 x 844 the plot gets its own row instead of a sliver beside the download box, and
+    its text is not shrunk below about 10 px (it was 6.7 px when the plot was drawn 6.4 inches wide)."""
     page = browser.new_page(viewport={"width": 390, "height": 844})
     page.goto(served.url)
     page.locator("#run").wait_for(timeout=60_000)
@@ -443,6 +457,9 @@ def test_on_a_phone_the_loss_plot_is_readable_after_a_run(browser, served):
     width = page.evaluate("document.querySelector('#loss-plot svg').getBoundingClientRect().width")
     assert width >= 300, width
     assert on_top(page, "#loss-plot svg")["visible"]
+    sizes = plot_text_px(page)  # the page shrinks the drawing to the phone's width: its words stay readable
+    assert all(sizes[word] >= 10.5 for word in ("α·content", "β·style", "total", "step", "weighted loss")), sizes
+    assert min(sizes.values()) >= 9, sizes
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "gatys-phone.png"), full_page=True)
     page.close()
