@@ -131,8 +131,10 @@ with gr.Blocks(title="Neural style transfer studio", delete_cache=GRADIO_CACHE_C
                 gatys_controls["levels"] = gr.Slider(0, 9, value=DEFAULTS.levels, step=1, label="Coarse-to-fine levels (0: from 256 px up)")
                 gatys_controls["level_ratio"] = gr.Slider(1.1, 2, value=DEFAULTS.level_ratio, step=0.001,
                                                           label="Size ratio between levels (√2 ≈ 1.41)")  # fmt: skip
+                gatys_controls["coarse_steps"] = gr.Slider(0, 100, value=DEFAULTS.coarse_steps, step=1,
+                                                           label="Steps at each coarser level (0: by the ratio beside)")  # fmt: skip
                 gatys_controls["step_decay"] = gr.Slider(0.3, 1, value=DEFAULTS.step_decay, step=0.05,
-                                                         label="Steps of a level / the coarser one's")  # fmt: skip
+                                                         label="Steps of a level / the coarser one's (when 0 beside)")  # fmt: skip
         with gr.Accordion("Where the style goes: paint regions (optional)", open=False, elem_id="regions-box") as regions_box:
             gr.Markdown(REGIONS_NOTE, elem_id="regions-note")
             regions_in = gr.ImageEditor(value={"background": None, "layers": [], "composite": None}, type="pil", image_mode="RGBA",

@@ -17,6 +17,7 @@ import functools
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -158,7 +159,7 @@ class Frame:
 
 
 def textbook_frames(bench: Bench, line_search: str | None, evaluations: int, every: int) -> tuple[list[Frame], Image.Image]:
-    """The textbook run from the problem's start: every `every`-th evaluated image, and its final
+    """The textbook run from the problem's start: the evaluated images `judged`, and its final
     picture. The clock includes computing the targets."""
     begin = time.perf_counter()
     loss = bench.make_loss()
@@ -166,7 +167,7 @@ def textbook_frames(bench: Bench, line_search: str | None, evaluations: int, eve
     frames = []
 
     def keep(count, image):
-        if count == 1 or count % every == 0:
+        if judged(count, every):
             sync(bench.device)
             frames.append(Frame(time.perf_counter() - begin, count, tensor_to_image(image.detach())))
 
@@ -176,11 +177,11 @@ def textbook_frames(bench: Bench, line_search: str | None, evaluations: int, eve
 
 
 def engine_frames(bench: Bench, config: GatysConfig, evaluations: int, every: int, enough=lambda frame: False) -> list[Frame]:
-    """Our engine's pictures every `every` steps, until `enough(frame)` says the run has shown what
-    it had to (the clock leaves out the time `enough` spends scoring)."""
+    """Our engine's pictures at the steps `judged`, until `enough(frame)` says the run has shown
+    what it had to (the clock leaves out the time `enough` spends scoring)."""
     frames, scoring = [], 0.0
-    for record in run_gatys(config.replace(steps=evaluations), bench.content_image, bench.style_image, image_every=every):
-        if record.image is not None:
+    for record in run_gatys(config.replace(steps=evaluations), bench.content_image, bench.style_image, image_every=1):
+        if record.image is not None and (judged(record.step, every) or record.step == evaluations):
             frames.append(Frame(record.elapsed_s - scoring, record.step, record.image))
             begin = time.perf_counter()
             done = enough(frames[-1])
@@ -188,6 +189,15 @@ def engine_frames(bench: Bench, config: GatysConfig, evaluations: int, every: in
             if done:
                 break
     return frames
+
+
+def judged(evaluations: int, every: int) -> bool:
+    """Whether the picture after this many evaluations is scored: each of the first
+    JUDGE_EACH_UNTIL (a good picture can come within them), then every `every`-th."""
+    return evaluations <= JUDGE_EACH_UNTIL or evaluations % every == 0
+
+
+JUDGE_EACH_UNTIL = 30
 
 
 def pastiche_frames(content: Image.Image, style: Image.Image, size: int, steps: int, every: int) -> list[Frame]:
@@ -234,6 +244,23 @@ def seconds_to(curve: dict, reached) -> float | None:
     return next((p["seconds"] for p in curve["points"] if reached(p)), None)
 
 
+def seconds_to_lasting(curve: dict, reached, finished: bool = True) -> float | None:
+    """The seconds to the first picture that is `reached` and stays so: every picture judged in
+    the next HOLD evaluations, and the first after them, is reached too (for a `finished` run,
+    pictures up to its end are enough). A picture that only flashes by, as after a first step that
+    overshoots or right after a coarse-to-fine level's switch, does not count."""
+    points = curve["points"]
+    for index, point in enumerate(points):
+        within = [p for p in points[index:] if p["evaluations"] <= point["evaluations"] + HOLD]
+        after = points[index + len(within):][:1]
+        if (after or finished) and all(reached(p) for p in within + after):
+            return point["seconds"]
+    return None
+
+
+HOLD = 5  # evaluations
+
+
 def time_to_quality(bench: Bench, evaluations: int, contenders: dict[str, GatysConfig], every: int,
                     others: dict[str, tuple[list[Frame], Quality]] | None = None) -> tuple[dict, dict[str, list[Frame]]]:  # fmt: skip
     """How many times sooner each contender reaches what the better textbook reaches.
@@ -243,7 +270,8 @@ def time_to_quality(bench: Bench, evaluations: int, contenders: dict[str, GatysC
     targets: its best loss on the way after a quarter, half and all of them (a ratio of seconds
     each, or how close the contender came), and pictures: its final one and those of `others`
     (runs made elsewhere, e.g. pastiche's, with their reference picture's quality); for each, the
-    seconds until a run's picture is as good (`as_good`). Returns the report and every run's frames."""
+    seconds until a run's picture is as good (`as_good`) and stays so (`seconds_to_lasting`).
+    Returns the report and every run's frames."""
     frames, curves = {}, []
     for name, line_search in (("textbook LBFGS", None), ("textbook LBFGS + strong Wolfe", "strong_wolfe")):
         frames[name], final = textbook_frames(bench, line_search, evaluations, every)
@@ -256,12 +284,15 @@ def time_to_quality(bench: Bench, evaluations: int, contenders: dict[str, GatysC
         frames[name], pictures[f"{name}'s final picture"] = other_frames, quality
         curves.append(score(bench, name, other_frames, with_loss=False))
 
-    def enough(frame):  # stop once the best loss and every picture are reached
-        point = score(bench, "", [frame])["points"][0]
-        return point["loss"] <= best and all(as_good(point, quality) for quality in pictures.values())
+    def enough(so_far: dict) -> Callable[[Frame], bool]:  # stop once the best loss and every picture are reached and kept
+        def scored(frame):
+            so_far["points"] += score(bench, "", [frame])["points"]
+            return seconds_to(so_far, lambda p: p["loss"] <= best) is not None and all(
+                seconds_to_lasting(so_far, functools.partial(as_good, reference=quality), finished=False) is not None for quality in pictures.values())
+        return scored
 
     for name, config in contenders.items():
-        frames[name] = engine_frames(bench, config, evaluations, every, enough)
+        frames[name] = engine_frames(bench, config, evaluations, every, enough({"points": []}))
         curves.append(score(bench, name, frames[name]))
     ratios = []
     for share in (0.25, 0.5, 1.0):
@@ -279,7 +310,7 @@ def time_to_quality(bench: Bench, evaluations: int, contenders: dict[str, GatysC
         last = curve["points"][-1]
         row = {"run": curve["run"], "final style": last["style"], "final structure": last["structure"], "final s": last["seconds"]}
         for label, quality in pictures.items():
-            seconds = seconds_to(curve, lambda p: as_good(p, quality))
+            seconds = seconds_to_lasting(curve, functools.partial(as_good, reference=quality))
             row[f"s to {label} ({quality.style:.2f}/{quality.structure:.2f})"] = "not reached" if seconds is None else seconds
         to_picture.append(row)
     report = {"size": bench.size, "evaluations": evaluations, "better textbook": baseline["run"], "ratios": ratios,
@@ -455,9 +486,10 @@ def contenders(problem: GatysConfig, name: str, device: torch.device) -> dict[st
     def levels(n: int) -> str:
         return f"{n} level{'s' if n > 1 else ''}"
 
-    other = 2 if problem.levels == 1 else 1
+    count = problem.level_count()  # at this size ("study": one level up to 362 px, two at 512 px)
+    other = 2 if count == 1 else 1
     runs = {
-        f"ours ({name}: {levels(problem.levels)}, {problem.precision})": problem,
+        f"ours ({name}: {levels(count)}, {problem.precision})": problem,
         f"ours, {levels(other)}": problem.replace(levels=other),
         "ours, feed-forward start": problem.replace(init="fast"),  # nst.feedforward's picture, then Gatys
     }

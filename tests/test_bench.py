@@ -124,3 +124,24 @@ def test_flops_per_evaluation_counts_the_forward_and_the_image_gradient():
             return conv(image).square().sum()
 
     assert flops_per_evaluation(OneConv()) == 2 * (2 * 9 * 3 * 4 * 16 * 16)
+
+
+def test_a_good_picture_counts_once_it_lasts():
+    """seconds_to_lasting: a picture that is good for one step (a first step that overshoots)
+    does not count; one that stays good for HOLD (5) evaluations and the frame after does; after
+    the per-step frames, two judged frames in a row; up to a finished run's end is enough, while a
+    run still going needs the frame after."""
+    from bench.gatys import HOLD, seconds_to_lasting
+
+    def curve(goods: dict[int, bool]) -> dict:
+        return {"points": [{"evaluations": k, "seconds": 2.0 * k, "good": good} for k, good in goods.items()]}
+
+    good = lambda point: point["good"]  # noqa: E731
+    flash_then_good = {k: k == 3 or k >= 10 for k in range(0, 31)}
+    assert HOLD == 5 and seconds_to_lasting(curve(flash_then_good), good) == 20.0  # step 10, not the flash at 3
+    to_the_end = curve({k: k >= 25 for k in range(0, 31)})
+    assert seconds_to_lasting(to_the_end, good) == 50.0  # good from 25 to the run's end
+    assert seconds_to_lasting(to_the_end, good, finished=False) is None  # the run goes on: not yet confirmed
+    assert seconds_to_lasting(curve({k: 25 <= k < 30 for k in range(0, 31)}), good) is None  # lost at the end
+    sparse = {**{k: False for k in range(0, 31)}, 40: True, 50: False, 60: True, 70: True, 80: False}
+    assert seconds_to_lasting(curve(sparse), good) == 120.0  # 60 and 70, not 40 alone

