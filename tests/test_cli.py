@@ -66,7 +66,7 @@ def test_cli_defaults_are_the_apps():
     args = build_parser().parse_args(["gatys", "--content", "c.png", "--style", "s.png", "--out", "o.png"])
     config = gatys_config_from_args(args)
     assert config == GatysConfig()
-    assert (config.pooling, config.scheduler, config.size, config.steps, config.levels) == ("avg", "plateau", 256, 100, 1)
+    assert (config.pooling, config.scheduler, config.size, config.steps, config.levels, config.coarse_steps) == ("avg", "plateau", 256, 100, 0, 10)
 
 
 @pytest.mark.parametrize(
