@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -22,9 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from PIL import Image, ImageOps
+from PIL import Image
 
-from bench.app_process import AppProcess
+from bench import first_frame
 from bench.baseline_gatys import CONTENT_LAYERS, STYLE_LAYERS, TextbookLoss, TextbookVGG, textbook_stylize
 from bench.common import interleaved, machine, parse_bench_args, print_table, result_path, sync, timed, tubingen_and_starry_night, write_json
 from nst.device import has_fast_bf16, resolve_device
@@ -284,16 +283,17 @@ def time_to_quality(bench: Bench, evaluations: int, contenders: dict[str, GatysC
         frames[name], pictures[f"{name}'s final picture"] = other_frames, quality
         curves.append(score(bench, name, other_frames, with_loss=False))
 
-    def enough(so_far: dict) -> Callable[[Frame], bool]:  # stop once the best loss and every picture are reached and kept
-        def scored(frame):
+    def enough(so_far: dict) -> Callable[[Frame], bool]:  # scores each frame into so_far; stop once the best loss
+        def scored(frame):  # and every picture are reached and kept
             so_far["points"] += score(bench, "", [frame])["points"]
             return seconds_to(so_far, lambda p: p["loss"] <= best) is not None and all(
                 seconds_to_lasting(so_far, functools.partial(as_good, reference=quality), finished=False) is not None for quality in pictures.values())
         return scored
 
     for name, config in contenders.items():
-        frames[name] = engine_frames(bench, config, evaluations, every, enough({"points": []}))
-        curves.append(score(bench, name, frames[name]))
+        curve = {"run": name, "points": []}  # every frame of the run, scored as it comes
+        frames[name] = engine_frames(bench, config, evaluations, every, enough(curve))
+        curves.append(curve)
     ratios = []
     for share in (0.25, 0.5, 1.0):
         target = min(p["loss"] for p in baseline["points"] if p["evaluations"] <= share * evaluations)
@@ -415,70 +415,6 @@ def largest_size(bench: Bench, start: int = 2048, limit: int = 16384, resolution
     return low
 
 
-def first_frame(sizes: list[int], repeats: int = 3, pause_s: float = 5.0) -> list[dict]:
-    """What a person waits for after `python app.py`, measured from outside through the app's API
-    (gradio_client), with the app's defaults: seconds until the page is served, then per size the
-    seconds from pressing Run to the first streamed picture, on a fresh process with Run pressed
-    as soon as the page is served (cold: the network is still loading) and on later Runs (warm,
-    median of `repeats`); then, on another fresh process, with Run pressed `pause_s` after the page
-    is served (a person picking pictures: the networks load meanwhile, ui.warm_up), and that
-    process's first feed-forward preview. Later Runs on the same pictures reuse the targets
-    (ui.gatys_handlers.LastTargets); one more, with the style picture mirrored (new bytes, the
-    same sizes), computes them anew. Each Run asks for FIRST_FRAME_STEPS steps, so that it ends
-    by itself before the next (its first picture, step 0's, is the same whatever the steps)."""
-    import tempfile
-
-    from gradio_client import Client, handle_file
-
-    content, style = images()
-    rows = []
-    with tempfile.TemporaryDirectory() as folder:
-        content.save(f"{folder}/content.png"), style.save(f"{folder}/style.png")
-        ImageOps.mirror(style).save(f"{folder}/mirrored style.png")
-
-        def fresh_app() -> tuple[AppProcess, Client]:
-            app = AppProcess(Path(folder) / "app.log", {"NST_VGG19_WEIGHTS": vgg_source()})
-            return app, Client(app.url, verbose=False)
-
-        def files(style: str = "style") -> dict:
-            return dict(content=handle_file(f"{folder}/content.png"), style=handle_file(f"{folder}/{style}.png"))
-
-        def seconds_to_first_picture(client: Client, size: int, style: str = "style") -> float:
-            start = time.perf_counter()
-            job = client.submit(**files(style), style2=None, size=size, steps=FIRST_FRAME_STEPS, api_name="/gatys")
-            next(output for output in job if isinstance(output[0], str))  # a picture, not gr.skip()
-            seconds = time.perf_counter() - start
-            job.result()
-            return seconds
-
-        for size in sizes:
-            app, client = fresh_app()
-            served_s = app.started_s  # this process is the one where Run is pressed at once
-            try:
-                seconds = [seconds_to_first_picture(client, size) for _ in range(repeats + 1)]
-                new_pictures = seconds_to_first_picture(client, size, "mirrored style")
-            finally:
-                app.stop()
-            app, client = fresh_app()
-            try:
-                time.sleep(pause_s)
-                after_pause = seconds_to_first_picture(client, size)
-                start = time.perf_counter()
-                client.predict(**files(), strength=1.0, api_name="/preview")
-                preview_s = time.perf_counter() - start
-            finally:
-                app.stop()
-            rows.append({"size": size, "app served s": served_s, "first frame, Run at once s": seconds[0],
-                         f"first frame, Run after {pause_s:g} s": after_pause,
-                         "later Runs, same pictures s (median)": statistics.median(seconds[1:]),
-                         "later Run, new pictures s": new_pictures, "first preview s": preview_s,
-                         "target": "<= 5 s cold, <= 1 s warm"})  # fmt: skip
-    return rows
-
-
-FIRST_FRAME_STEPS = 2
-
-
 def contenders(problem: GatysConfig, name: str, device: torch.device) -> dict[str, GatysConfig]:
     """Our engine on the baseline's problem: as the preset runs it (the app's defaults for
     "study"), with the other plan (one level or two), from the feed-forward picture, and in bf16
@@ -535,8 +471,16 @@ def main() -> None:
         report["loss_agreement"] = loss_agreement(small, steps=5 if quick else 100)
         print_table("Loss after the same LBFGS steps, against our fp32", report["loss_agreement"])
 
-    report["first_frame"] = first_frame([64] if quick else [256, 512], repeats=1 if quick else 3, pause_s=1 if quick else 5)
-    print_table("The app's Run: seconds from python app.py to the first streamed picture (app defaults)", report["first_frame"])
+    first_frame_sizes, repeats, pause_s = ([64], 1, 1) if quick else ([256, 512], 3, 5)
+    report["first_frame"] = first_frame.through_api(first_frame_sizes, repeats, pause_s)
+    print_table("The app's Run through its API: seconds from python app.py to the first streamed picture (app defaults)",
+                report["first_frame"])  # fmt: skip
+    report["first_frame_browser"] = first_frame.in_browser(first_frame_sizes, repeats, pause_s)
+    if report["first_frame_browser"] is None:
+        print(f"\nFirst frame in a browser skipped: it needs Playwright and {first_frame.CHROMIUM}")
+    else:
+        print_table("The app's Run in Chromium: seconds from the click to the first picture on the screen",
+                    report["first_frame_browser"])  # fmt: skip
     save()
     sizes, pastiche_size = ([64], 64) if quick else (args.sizes, args.pastiche_size)
     evaluations, every = (8, 2) if quick else (args.evaluations, 10)

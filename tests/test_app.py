@@ -66,26 +66,35 @@ def frames_of(run) -> list[tuple]:
     return [frame for frame in run if isinstance(frame[0], Image.Image)]
 
 
+def plots_of(outputs: list[tuple]) -> list[str]:
+    """The loss plots app.run_gatys_tab yielded, in order (each right after its picture)."""
+    return [output[1] for output in outputs if isinstance(output[1], str)]
+
+
 def test_stylize_streams_frames_a_plot_and_a_png(app, image_files):
     outputs = list(app.run_gatys_tab(**gatys_args(app, image_files, steps=40, levels=2)))
     assert "Loading VGG19" in outputs[0][3] and "Done: 40 steps" in outputs[-1][3]
     frames = frames_of(outputs)
     assert len(frames) >= 10
     assert all(output[1] == gr.skip() and output[2] == gr.skip() for output in outputs[:1])  # no empty plot box before a picture
-    image, plot, path, status, state = frames[-1]
+    image, _, path, status, state = frames[-1]
+    plots = plots_of(outputs)
+    plot = plots[-1]
+    assert len(plots) == len(frames) and all(isinstance(outputs[i + 1][1], str) for i, o in enumerate(outputs) if isinstance(o[0], Image.Image))  # each picture, then its plot
+    assert all(frame[1] == gr.skip() for frame in frames)  # the picture does not wait for its plot
     assert image.size == (64, 48) and state == {"step": 40, "steps": 40, "running": True}
     assert outputs[-1][4]["running"] is False and app.stopped_status(outputs[-1][4]) == gr.skip()  # Stop after Done
     assert Image.open(path).format == "PNG" and Image.open(path).size == (64, 48)
     assert "Step 40 of 40" in status and '<progress value="40" max="40"' in status
     assert plot.startswith("<svg") and all(f">{term}<" in plot for term in ("α·content", "β·style", "total"))
     assert "32×24 px" not in plot and "64×48 px →" in plot  # the switch to the finer level is marked
-    assert len(frames[0][1]) < len(plot)  # the plot grows
+    assert len(plots[0]) < len(plot)  # the plot grows
     assert frames[0][0].size == (64, 48)  # the coarse level's picture is shown at the final size: no jump
 
 
 def test_stop_leaves_the_last_image_and_says_stopped(app, image_files):
     run = app.run_gatys_tab(**gatys_args(app, image_files, steps=1000))
-    frames = [frame for frame, _ in zip(run, range(4))]
+    frames = frames_of(output for output, _ in zip(run, range(6)))  # status, then a picture and its plot each
     run.close()  # what the Stop button's cancel does to the generator
     image, _, path, status, state = frames[-1]
     assert image.size == (64, 48) and Image.open(path).size == (64, 48)
@@ -481,17 +490,17 @@ def test_painted_regions_run_with_a_style_term_each(app, image_files, tmp_path):
     background = Image.open(content).convert("RGBA")
     editor = {"background": background, "layers": [painting(background.size)], "composite": None}
     outputs = list(app.run_gatys_tab(**gatys_args(app, image_files, style2=str(style), regions=editor, steps=4)))
-    plot = [o for o in outputs if isinstance(o[0], Image.Image)][-1][1]
+    plot = plots_of(outputs)[-1]
     assert ">β·style, region 1<" in plot and ">β·style, region 2<" in plot and "Done: 4 steps" in outputs[-1][3]
     with pytest.raises(gr.Error, match="You painted in blue, the colour of the second style: add a second style image"):
         list(app.run_gatys_tab(**gatys_args(app, image_files, regions=editor)))
     other = {**editor, "background": synthetic_image(48, 36, seed=9).convert("RGBA")}  # the content changed since
     outputs = list(app.run_gatys_tab(**gatys_args(app, image_files, style2=str(style), regions=other, steps=2)))
     assert "The painting was made over another picture and is not used" in outputs[-1][3]
-    assert ">β·style<" in [o for o in outputs if isinstance(o[0], Image.Image)][-1][1]  # the whole picture styled
+    assert ">β·style<" in plots_of(outputs)[-1]  # the whole picture styled
     unpainted = {**editor, "layers": [Image.new("RGBA", background.size)]}  # nothing painted: the whole picture, as before
     outputs = list(app.run_gatys_tab(**gatys_args(app, image_files, regions=unpainted, steps=2)))
-    assert ">β·style<" in [o for o in outputs if isinstance(o[0], Image.Image)][-1][1]
+    assert ">β·style<" in plots_of(outputs)[-1]
 
 
 def test_the_preview_paints_each_region_in_its_style(app, image_files):

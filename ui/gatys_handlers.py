@@ -104,8 +104,9 @@ def run_gatys_tab(**named):
                 record.image.save(result)  # lossless, so Stop still leaves a PNG to download
                 state = run_state(record.step, config.steps)
                 text = f"Step {record.step} of {config.steps} · total loss {record.total:.4g} · {record.elapsed_s:.1f} s"
-                yield _outputs(image=shown_at(record.image, final_size), plot=loss_svg(history), download=str(result),
+                yield _outputs(image=shown_at(record.image, final_size), download=str(result),
                                status=status_html(text, record.step, config.steps), state=state)  # fmt: skip
+                yield _outputs(plot=loss_svg(history))  # after the picture, which then shows 0.1 s sooner
     except RunStopped as error:  # the last image with a finite loss stays on screen and downloadable
         if error.last_image is not None:
             error.last_image.save(result)

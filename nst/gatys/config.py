@@ -206,8 +206,8 @@ PRESETS: dict[str, dict] = {
         content_layers=("conv4_2",),
         style_layers=("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"),
         alpha=1.0,
-        levels=2,  # from noise a coarse level makes the large moves cheaply; its figures (README) are with two,
-        coarse_steps=0,  # sharing the steps equally
+        levels=2,  # from noise a coarse level makes the large moves cheaply (README: its figures are
+        coarse_steps=0,  # for two levels that share the steps equally)
         beta=1e2,  # the paper's 1e-3 was for its network rescaled to mean activations of one; on the raw
         # original weights, from noise in 100 steps at 256 px, 1e-3 kept almost no content (edge
         # correlation 0.03, nst.quality) and 1e-2 keeps it (0.42) in the style (0.87)
@@ -217,7 +217,7 @@ PRESETS: dict[str, dict] = {
         steps=180,
         levels=0,
         level_ratio=1.414,  # sqrt(2), as a person types it
-        coarse_steps=0,  # shares by step_decay instead:
+        coarse_steps=0,  # the steps are shared by step_decay, not capped at the coarse levels:
         step_decay=0.6,  # 74, 44, 26, 15, 9, 5 and 7 steps from 256 to 2048 px: a step at 2048 px costs about 100 at 256 px
     ),
     "classic": dict(
