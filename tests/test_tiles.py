@@ -64,9 +64,12 @@ def test_tiled_losses_and_gradients_equal_the_whole_pictures(with_regions):
     for name, term in targets.styles.items():
         for layer, gram in term.grams.items():
             assert torch.allclose(tiled_targets.styles[name].grams[layer], gram, rtol=1e-4)
-    whole = evaluate(whole_config, vgg, image, targets, 2.0, backward=True)
+    whole, gradient = evaluate(whole_config, vgg, image, targets, 2.0, backward=True)
+    assert image.grad is None  # not until asked for
+    gradient()
     whole_grad, image.grad = image.grad.clone(), None
-    tiled = evaluate(tiled_config, vgg, image, tiled_targets, 2.0, backward=True)
+    tiled, gradient = evaluate(tiled_config, vgg, image, tiled_targets, 2.0, backward=True)
+    gradient()
     for name in whole.weighted:
         assert tiled.weighted[name].item() == pytest.approx(whole.weighted[name].item(), rel=1e-4)
     assert tiled.total.item() == pytest.approx(whole.total.item(), rel=1e-4)
