@@ -16,12 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from PIL import ImageOps
+from PIL import Image, ImageOps
 
 from bench.app_process import AppProcess
-from bench.common import tubingen_and_starry_night
 from nst.gatys.config import default_vgg_weights
-from nst.images import load_image
 
 FIRST_FRAME_STEPS = 2  # each Run ends by itself before the next; its first picture, step 0's, is the same whatever the steps
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's (apt-get install chromium), as the browser tests use
@@ -31,17 +29,18 @@ def fresh_app(folder: str) -> AppProcess:
     return AppProcess(Path(folder) / "app.log", {"NST_VGG19_WEIGHTS": default_vgg_weights()})
 
 
-def pictures(folder: str) -> dict[str, str]:
-    """The Tübingen photo, The Starry Night and a mirrored copy of it (new bytes, the same size),
-    as PNG files in `folder`, by name."""
-    content, style = (load_image(path) for path in tubingen_and_starry_night())
+def pictures(folder: str, content: Image.Image, style: Image.Image) -> dict[str, str]:
+    """The content, the style and a mirrored copy of the style (new bytes, the same size), as PNG
+    files in `folder`, by name."""
     files = {"content": f"{folder}/content.png", "style": f"{folder}/style.png", "new style": f"{folder}/mirrored.png"}
     content.save(files["content"]), style.save(files["style"]), ImageOps.mirror(style).save(files["new style"])
     return files
 
 
-def through_api(sizes: list[int], repeats: int = 3, pause_s: float = 5.0) -> list[dict]:
-    """Seconds until the page is served, then per size the seconds from Run to the first streamed
+def through_api(content: Image.Image, style: Image.Image, sizes: list[int], repeats: int = 3,
+                pause_s: float = 5.0) -> list[dict]:  # fmt: skip
+    """With the pictures `content` and `style` (bench.gatys: the Tübingen photo and The Starry
+    Night): seconds until the page is served, then per size the seconds from Run to the first streamed
     picture: on a fresh process with Run pressed as soon as the page is served (cold: the network
     is still loading) and on later Runs (warm, median of `repeats`); then, on another fresh
     process, with Run pressed `pause_s` after the page is served (a person picking pictures: the
@@ -52,7 +51,7 @@ def through_api(sizes: list[int], repeats: int = 3, pause_s: float = 5.0) -> lis
 
     rows = []
     with tempfile.TemporaryDirectory() as folder:
-        files = pictures(folder)
+        files = pictures(folder, content, style)
 
         def seconds_to_first_picture(client: Client, size: int, style: str = "style") -> float:
             start = time.perf_counter()
@@ -101,7 +100,8 @@ NEW_PICTURE_SHOWN = """(old) => {
 }"""
 
 
-def in_browser(sizes: list[int], repeats: int = 3, pause_s: float = 5.0) -> list[dict] | None:
+def in_browser(content: Image.Image, style: Image.Image, sizes: list[int], repeats: int = 3,
+               pause_s: float = 5.0) -> list[dict] | None:  # fmt: skip
     """Per size, on a fresh `python app.py` in Chromium: the pictures chosen (uploaded then, as a
     person does), Run clicked `pause_s` later, and the seconds from the click to the first picture
     on the screen; then later Runs on the same pictures (median of `repeats`) and one after a new
@@ -114,7 +114,7 @@ def in_browser(sizes: list[int], repeats: int = 3, pause_s: float = 5.0) -> list
         return None
     rows = []
     with tempfile.TemporaryDirectory() as folder, sync_playwright() as playwright:
-        files = pictures(folder)
+        files = pictures(folder, content, style)
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
         for size in sizes:
             app = fresh_app(folder)

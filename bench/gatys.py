@@ -472,10 +472,10 @@ def main() -> None:
         print_table("Loss after the same LBFGS steps, against our fp32", report["loss_agreement"])
 
     first_frame_sizes, repeats, pause_s = ([64], 1, 1) if quick else ([256, 512], 3, 5)
-    report["first_frame"] = first_frame.through_api(first_frame_sizes, repeats, pause_s)
+    report["first_frame"] = first_frame.through_api(content, style, first_frame_sizes, repeats, pause_s)
     print_table("The app's Run through its API: seconds from python app.py to the first streamed picture (app defaults)",
                 report["first_frame"])  # fmt: skip
-    report["first_frame_browser"] = first_frame.in_browser(first_frame_sizes, repeats, pause_s)
+    report["first_frame_browser"] = first_frame.in_browser(content, style, first_frame_sizes, repeats, pause_s)
     if report["first_frame_browser"] is None:
         print(f"\nFirst frame in a browser skipped: it needs Playwright and {first_frame.CHROMIUM}")
     else:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bench import first_frame
 from nst.device import cpu_has_fast_bf16
 
 pytestmark = pytest.mark.slow  # runs the benchmark scripts
@@ -59,7 +60,7 @@ def test_bench_script_quick_run(tmp_path, script, keys):
             assert (tmp_path / name).stat().st_size > 10_000
         first = report["first_frame"][0]
         assert first["first frame, Run at once s"] > 0 and first["app served s"] > 0 and first["later Run, new pictures s"] > 0
-        if Path("/usr/bin/chromium").exists():  # as a person clicks: from Run to the picture on the screen
+        if first_frame.CHROMIUM.exists():  # as a person clicks: from Run to the picture on the screen
             (clicked,) = report["first_frame_browser"]
             seconds = [value for key, value in clicked.items() if key not in ("size", "target")]
             assert clicked["size"] == 64 and len(seconds) == 3 and all(value > 0 for value in seconds)
