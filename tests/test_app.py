@@ -29,6 +29,7 @@ from nst.gatys.vgg import VGGWeightsError
 from nst.images import image_to_tensor
 from ui import gatys_handlers
 from ui import cyclegan_handlers
+from ui import preview as preview_handler
 
 gr = pytest.importorskip("gradio")
 
@@ -220,6 +221,7 @@ def test_preview_of_a_bad_image_is_one_line(app, tmp_path, image_files, which):
 
 
 def test_preview_of_a_too_thin_content_and_without_onnxruntime(app, tmp_path, image_files, monkeypatch):
+    monkeypatch.setattr(preview_handler, "last_preview", (None, None))  # no kept picture for these images
     synthetic_image(700, 6).save(tmp_path / "thin.png")
     with pytest.raises(gr.Error, match="No preview: the content image is too thin: it becomes 512x4 px"):
         app.preview(str(tmp_path / "thin.png"), str(image_files[1]), 1.0)
@@ -518,6 +520,31 @@ def test_the_preview_paints_each_region_in_its_style(app, image_files):
     width = shown.shape[1]
     assert np.abs(shown[:, : width // 3] - whole[:, : width // 3]).mean() < 1.5  # the painted left: the style
     assert np.abs(shown[:, 2 * width // 3 :] - photo[:, 2 * width // 3 :]).mean() < 3  # the unpainted right: the photo
+
+
+def test_the_preview_paints_a_picture_once_however_often_it_is_asked(app, image_files, tmp_path, monkeypatch):
+    """Gradio asks again at once for the picture just painted (an image box's change fires twice
+    when a picture replaces another; the regions editor's when a photo becomes its canvas): the
+    same pictures by their bytes, strength and painting get the kept picture, anything else a new one."""
+    painted = []
+    monkeypatch.setattr(preview_handler, "fast_stylize", lambda *args: painted.append(args) or fast_stylize(*args))
+    monkeypatch.setattr(preview_handler, "last_preview", (None, None))
+    content, style = map(str, image_files)
+    first = app.preview(content, style, 1.0)
+    assert app.preview(content, style, 1.0) is first and len(painted) == 1
+    renamed = tmp_path / "renamed.png"
+    renamed.write_bytes(image_files[1].read_bytes())
+    assert app.preview(content, str(renamed), 1.0) is first  # the same picture under another name
+    photo = Image.open(content).convert("RGBA")
+    canvas = {"background": photo, "layers": [], "composite": photo.copy()}  # ui.regions.paint_over's, nothing painted
+    assert app.preview(content, str(renamed), 1.0, None, canvas) is first and len(painted) == 1
+    weaker = app.preview(content, str(renamed), 0.5)
+    assert len(painted) == 2 and not np.array_equal(np.asarray(weaker), np.asarray(first))
+    strokes = {**canvas, "layers": [painting(photo.size, ((255, 0, 0), (0, 0, 0)))]}
+    app.preview(content, str(renamed), 0.5, None, strokes)
+    assert len(painted) == 3
+    Image.open(image_files[1]).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(renamed)  # other bytes, the same name
+    assert app.preview(content, str(renamed), 0.5, None, strokes) is not None and len(painted) == 4
 
 
 def test_warm_up_loads_the_networks_a_run_and_a_preview_then_use(monkeypatch):

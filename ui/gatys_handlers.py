@@ -3,9 +3,7 @@ the run's outputs by name (RUN_OUTPUTS). The layout in app.py wires them; nothin
 
 from __future__ import annotations
 
-import hashlib
 import math
-from pathlib import Path
 from typing import Any, get_origin, get_type_hints
 
 import gradio as gr
@@ -20,7 +18,7 @@ from nst.gatys.vgg import IMAGENET_FILE, VGGWeightsError, imagenet_availability,
 from nst.images import ImageError, fit_long_side
 from ui.loss_plot import LossHistory, loss_svg
 from ui.regions import painted_mask, painting_over, region_styles
-from ui.widgets import new_result_path, open_upload, status_html, user_error
+from ui.widgets import file_digest, new_result_path, open_upload, status_html, user_error
 
 FRAMES = 20  # intermediate images streamed per run
 DEFAULTS = GatysConfig()  # its vgg_weights: NST_VGG19_WEIGHTS, or the original network
@@ -159,10 +157,6 @@ class LastTargets:
         if key != self.key:
             self.key, self.cache = key, {}
         return self.cache
-
-
-def file_digest(path: str | None) -> str | None:
-    return None if path is None else hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 LAST_TARGETS = LastTargets()

@@ -4,6 +4,7 @@ left unpainted keeps the photo."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import gradio as gr
@@ -28,6 +29,15 @@ def painting_over(editor: dict | None, content: str) -> bool | None:
         return None
     background = editor.get("background")
     return background is None or _same_picture(background, content)
+
+
+def paint_digest(editor: dict | None, content: str) -> str | None:
+    """The painting over `content` in a few bytes, None if nothing is painted over it: equal
+    digests make equal regions."""
+    if painting_over(editor, content) is not True:
+        return None
+    painting = _painting(editor)
+    return hashlib.sha256(repr(painting.size).encode() + painting.tobytes()).hexdigest()
 
 
 def painted_mask(editor: dict | None, content: str, size: tuple[int, int], path: Path) -> tuple[tuple[str, ...], str | None]:

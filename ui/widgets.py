@@ -4,6 +4,7 @@ result files that do not pile up."""
 
 from __future__ import annotations
 
+import hashlib
 import html
 import shutil
 import tempfile
@@ -79,6 +80,11 @@ def empty_unusable_upload(label: str):
         return gr.skip(), gr.skip()
 
     return check
+
+
+def file_digest(path: str | None) -> str | None:
+    """An uploaded file by its bytes, not its path (the same picture under another name is the same)."""
+    return None if path is None else hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def open_upload(path: str | None, role: str, max_side: int):
