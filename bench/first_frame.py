@@ -6,11 +6,13 @@ and to the first preview, with the app's defaults, measured from outside the app
 - `in_browser`: Chromium, as a person uses it: the pictures are uploaded when they are chosen, and
   the clock runs from the click on Run to the picture on the screen.
 
-bench.gatys reports both.
+bench.gatys reports both, in its one run; `python -m bench.first_frame` measures them alone
+(a few minutes, against bench.gatys's two hours), into bench/results/first-frame-cpu.json.
 """
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import tempfile
 import time
@@ -19,7 +21,10 @@ from pathlib import Path
 from PIL import Image, ImageOps
 
 from bench.app_process import AppProcess
+from bench.common import ROOT, machine, print_table, result_path, tubingen_and_starry_night, write_json
+from nst.device import resolve_device
 from nst.gatys.config import default_vgg_weights
+from nst.images import load_image
 
 FIRST_FRAME_STEPS = 2  # each Run ends by itself before the next; its first picture, step 0's, is the same whatever the steps
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's (apt-get install chromium), as the browser tests use
@@ -158,3 +163,32 @@ def seconds_to_picture(page) -> float:
     seconds = time.perf_counter() - start
     page.wait_for_function("document.querySelector('#status .run-status').innerText.startsWith('Done')", timeout=300_000)
     return seconds
+
+
+def measure(content: Image.Image, style: Image.Image, quick: bool) -> dict:
+    """Both measures at 256 and 512 px (64 px with `quick`), printed and by report key."""
+    sizes, repeats, pause_s = ([64], 1, 1) if quick else ([256, 512], 3, 5)
+    report = {"first_frame": through_api(content, style, sizes, repeats, pause_s)}
+    print_table("The app's Run through its API: seconds from python app.py to the first streamed picture (app defaults)",
+                report["first_frame"])  # fmt: skip
+    report["first_frame_browser"] = in_browser(content, style, sizes, repeats, pause_s)
+    if report["first_frame_browser"] is None:
+        print(f"\nFirst frame in a browser skipped: it needs Playwright and {CHROMIUM}")
+    else:
+        print_table("The app's Run in Chromium: seconds from the click to the first picture on the screen",
+                    report["first_frame_browser"])  # fmt: skip
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="64 px, one Run each: checks the script runs")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results"), help="folder for the JSON report")
+    args = parser.parse_args()
+    content, style = (load_image(path) for path in tubingen_and_starry_night())
+    report = {"machine": machine(), **measure(content, style, args.quick)}
+    write_json(result_path(args.out, "first-frame", resolve_device("auto").type, args.quick), report)
+
+
+if __name__ == "__main__":
+    main()

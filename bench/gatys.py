@@ -471,16 +471,7 @@ def main() -> None:
         report["loss_agreement"] = loss_agreement(small, steps=5 if quick else 100)
         print_table("Loss after the same LBFGS steps, against our fp32", report["loss_agreement"])
 
-    first_frame_sizes, repeats, pause_s = ([64], 1, 1) if quick else ([256, 512], 3, 5)
-    report["first_frame"] = first_frame.through_api(content, style, first_frame_sizes, repeats, pause_s)
-    print_table("The app's Run through its API: seconds from python app.py to the first streamed picture (app defaults)",
-                report["first_frame"])  # fmt: skip
-    report["first_frame_browser"] = first_frame.in_browser(content, style, first_frame_sizes, repeats, pause_s)
-    if report["first_frame_browser"] is None:
-        print(f"\nFirst frame in a browser skipped: it needs Playwright and {first_frame.CHROMIUM}")
-    else:
-        print_table("The app's Run in Chromium: seconds from the click to the first picture on the screen",
-                    report["first_frame_browser"])  # fmt: skip
+    report |= first_frame.measure(content, style, quick)
     save()
     sizes, pastiche_size = ([64], 64) if quick else (args.sizes, args.pastiche_size)
     evaluations, every = (8, 2) if quick else (args.evaluations, 10)

@@ -125,7 +125,9 @@ def test_a_run_on_the_same_pictures_reuses_the_targets(app, image_files, tmp_pat
     assert len(computed) == 2
     final_picture(images=(image_files[1], image_files[0]))  # other pictures
     assert len(computed) == 3
-    final_picture(levels=2), final_picture(levels=2)  # coarse to fine: each level's targets, each time
+    final_picture(levels=2), final_picture(levels=2)  # coarse to fine: each level's, then kept
+    assert len(computed) == 5
+    final_picture(size=96, tile_size=64), final_picture(size=96, tile_size=64)  # a print (in tiles): its targets are its own
     assert len(computed) == 7
 
 

@@ -79,6 +79,19 @@ def test_bench_script_quick_run(tmp_path, script, keys):
         assert report["cpu_load"]["first load s"] > 0
 
 
+def test_first_frame_bench_runs_alone(tmp_path):
+    # the first-frame part of bench.gatys, measured without the two hours of the rest
+    result = subprocess.run([sys.executable, "-m", "bench.first_frame", "--quick", "--out", str(tmp_path)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=600, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    (path,) = tmp_path.glob("first-frame-*-quick.json")
+    report = json.loads(path.read_text())
+    assert report["machine"]["cpu"] and [row["size"] for row in report["first_frame"]] == [64]
+    assert report["first_frame"][0]["first frame, Run at once s"] > 0 and report["first_frame"][0]["first preview s"] > 0
+    assert (report["first_frame_browser"] is None) == (not first_frame.CHROMIUM.exists())
+    assert "seconds from python app.py to the first streamed picture" in result.stdout
+
+
 def test_sweep_bench_quick_run(tmp_path):
     result = subprocess.run([sys.executable, "-m", "bench.sweep", "--quick"], cwd=ROOT, capture_output=True, text=True,
                             timeout=600, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})  # fmt: skip

@@ -240,6 +240,29 @@ def test_finest_level_inherits_the_coarse_change_not_a_blurred_content(content_i
     assert records[0].content == pytest.approx(0.0, abs=1e-6)
 
 
+@pytest.mark.parametrize("init", ["content", "noise"])
+def test_a_run_from_the_content_reads_its_content_targets_from_step_zero(content_image, style_image, monkeypatch, init):
+    # From the content image, step 0's pass through VGG19 is the content's own: P^l is read from
+    # it, one pass fewer before the first frame. From another start P^l takes a pass of its own.
+    # Either way P^l is the content's features, and a run given them beforehand runs the same.
+    passes = []
+    forward = VGGFeatures.forward
+    monkeypatch.setattr(VGGFeatures, "forward", lambda self, image: passes.append(1) or forward(self, image))
+    config, cache = small_config(size=32, steps=3, init=init), {}
+    first = list(run_gatys(config, content_image, style_image, targets_cache=cache))
+    evaluations = config.steps + 1  # one a step, and the final record's
+    assert len(passes) == 1 + evaluations + (init != "content")  # the style image's, then the steps'
+    ((content_t, _, targets),) = cache.values()
+    vgg = VGGFeatures(load_vgg19("random"), config.content_layers + config.style_layers, config.pooling)
+    expected = gatys.content_targets(config, vgg, content_t)
+    assert targets.content.keys() == expected.keys() == {"relu2_1"}
+    assert torch.allclose(targets.content["relu2_1"], expected["relu2_1"], rtol=1e-5, atol=1e-6)
+    passes.clear()
+    again = list(run_gatys(config, content_image, style_image, targets_cache=cache))
+    assert len(passes) == evaluations
+    assert [r.total for r in again] == pytest.approx([r.total for r in first], rel=1e-5)
+
+
 def test_pixels_on_the_edge_of_the_range_still_get_a_gradient():
     # Projected pixels sit at exactly 0 or 1; clamping inside the loss gave them no gradient
     # (torch's clamp passes none at its bounds), which froze them there.

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from nst.gatys.config import GatysConfig, preset
-from nst.gatys.engine import compute_targets, evaluate, lbfgs_history, level_plan, run_gatys
+from nst.gatys.engine import Targets, compute_targets, content_targets, evaluate, lbfgs_history, level_plan, run_gatys
 from nst.gatys.memory import TooLarge, estimate_bytes, largest_size
 from nst.gatys.tiles import halo, plan_tiles, stride
 from nst.gatys.vgg import VGGFeatures, load_vgg19
@@ -48,7 +48,9 @@ def problem(config: GatysConfig, regions=None):
     content, style = torch.rand(1, 3, 76, 100, generator=generator), torch.rand(1, 3, 90, 70, generator=generator)
     vgg = VGGFeatures(load_vgg19("random"), config.content_layers + config.style_layers, config.pooling)
     image = (0.7 * content + 0.3 * torch.rand(content.shape, generator=generator)).requires_grad_(True)
-    return vgg, compute_targets(config, vgg, content, [style], [1.0], regions), image
+    targets = compute_targets(config, vgg, content, [style], [1.0], regions)
+    targets.content = content_targets(config, vgg, content)
+    return vgg, targets, image, content
 
 
 @pytest.mark.parametrize("with_regions", [False, True])
@@ -57,8 +59,8 @@ def test_tiled_losses_and_gradients_equal_the_whole_pictures(with_regions):
     regions = read_regions(two_halves(100, 76, right=(0, 0, 0)), (76, 100), 1, keep_color="black") if with_regions else None
     whole_config, tiled_config = tiny(tile_size=0), tiny(tile_size=64)
     assert len(plan_tiles(76, 100, 64, whole_config.content_layers + whole_config.style_layers)) == 4
-    vgg, targets, image = problem(whole_config, regions)
-    _, tiled_targets, _ = problem(tiled_config, regions)
+    vgg, targets, image, _ = problem(whole_config, regions)
+    _, tiled_targets, _, _ = problem(tiled_config, regions)
     for layer, p in targets.content.items():
         assert torch.allclose(tiled_targets.content[layer], p, rtol=1e-4, atol=1e-5)
     for name, term in targets.styles.items():
@@ -75,6 +77,24 @@ def test_tiled_losses_and_gradients_equal_the_whole_pictures(with_regions):
     assert tiled.total.item() == pytest.approx(whole.total.item(), rel=1e-4)
     assert whole_grad.abs().max() > 0
     assert torch.allclose(image.grad, whole_grad, rtol=1e-3, atol=1e-4 * float(whole_grad.abs().max()))
+
+
+@pytest.mark.parametrize("tile_size", [0, 64])
+def test_an_evaluation_of_the_content_itself_reads_its_content_targets(tile_size):
+    # A run that starts from the content image takes P^l from step 0's forward pass instead of a
+    # pass of its own: the same features, whole or tile by tile, and a content loss of exactly 0.
+    config = tiny(tile_size=tile_size)
+    vgg, targets, _, content = problem(config)
+    pending = Targets(None, targets.styles)
+    start = content.clone().requires_grad_(True)
+    losses, gradient = evaluate(config, vgg, start, pending, 1.0, backward=True)
+    assert pending.content.keys() == targets.content.keys() == {"relu2_1"}
+    for layer, p in targets.content.items():
+        assert not pending.content[layer].requires_grad
+        assert torch.allclose(pending.content[layer], p, rtol=1e-5, atol=1e-6)
+    assert losses.content.item() == 0.0 and losses.style.item() > 0
+    gradient()
+    assert start.grad is not None and start.grad.abs().max() > 0
 
 
 def test_a_tiled_run_follows_the_whole_run(content_image, style_image):

@@ -139,10 +139,11 @@ class LastTargets:
     """The last Run's targets (run_gatys's targets_cache), kept for the next Run. One on the same
     pictures that changes only settings the targets do not depend on (α, β, steps, the start, the
     optimiser: what the study varies most; or none, as when an example is run again) skips the
-    content and style pictures' passes through VGG19: 0.4 s of the 1 s to the first frame at
-    256 px on 2 CPU cores, 1.5 s at 512 px. One level's targets are kept, no more: a
-    coarse-to-fine run's first frame comes from its coarse level, whose targets are cheap, and
-    keeping every level's would add to a print's peak memory."""
+    style pictures' passes through VGG19, and the photo's at every level but a first that starts
+    from it (nst.gatys.engine reads that one from step 0's pass): 0.2 s of the first frame at
+    256 px on 2 CPU cores, and at 512 px the coarse level's and then the full size's. A print (a
+    picture larger than one tile, nst.gatys.tiles) keeps its targets to itself: at 4096 px the
+    photo's features alone take 400 MB."""
 
     def __init__(self):
         self.key, self.cache = None, {}
@@ -150,8 +151,8 @@ class LastTargets:
     def cache_for(self, files: list[str | None], config: GatysConfig) -> dict | None:
         """The cache for pictures `files` (their bytes, not their paths) under `config`: the kept
         one if the last Run had the same, else a new, empty one that replaces it; None (the run
-        keeps its targets to itself) for more than one level."""
-        if config.level_count() > 1:
+        keeps its targets to itself) for a print."""
+        if 0 < config.tile_size < config.size:
             return None
         key = (tuple(file_digest(f) for f in files), config.targets_key(), config.size)
         if key != self.key:

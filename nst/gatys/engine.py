@@ -89,9 +89,10 @@ class StyleTarget:
 @dataclass
 class Targets:
     """What a level's image is optimised towards (eq. 1 and 5), computed once per size and config
-    (compute_targets; nst.gatys.config.TARGETS marks the fields they depend on)."""
+    (compute_targets, then P^l at the level's start; nst.gatys.config.TARGETS marks the fields
+    they depend on)."""
 
-    content: dict[str, torch.Tensor]  # P^l, detached
+    content: dict[str, torch.Tensor] | None  # P^l, detached; None until the level starts (content_targets)
     styles: dict[str, StyleTarget]  # {"style": A^l blended over the style images}, or one per styled region: "style 1", ...
 
 
@@ -238,6 +239,8 @@ def _optimise_level(config, vgg, level: _Level, image, step: int, clock: float, 
 
     A step may raise the loss (LBFGS then takes it back in part at the next step, Adam does not):
     what a level hands on, and the final record shows, is the image with the lowest loss seen."""
+    if level.targets.content is None and not torch.equal(image, level.content):
+        level.targets.content = content_targets(config, vgg, level.content)  # else step 0 reads them (evaluate)
     parameters, compose = image_parameters(config, image)
     project = functools.partial(project_to_displayable, parameters[0], compose)
     optimizer = make_optimizer(config, parameters, project)
@@ -350,23 +353,39 @@ def _style_tensor(config: GatysConfig, style: Image.Image, content_t: torch.Tens
 
 @torch.no_grad()
 def compute_targets(config, vgg, content_t, style_ts, blend, regions: Regions | None = None) -> Targets:
-    """P^l from the content image and A^l = sum_s b_s A_s^l over the style images; with
-    `regions`, each styled region's own A^l over its mask instead (nst.gatys.losses.style_loss).
-    Large images are read tile by tile (nst.gatys.tiles)."""
-    content = {layer: torch.zeros((1, channels(layer), *_positions_shape(content_t, layer)), device=content_t.device,
-                                  dtype=torch.float32) for layer in config.content_layers}  # fmt: skip
-    for tile, owned in tiled_features(vgg, content_t, config.tile_size):
-        for layer, whole in content.items():
-            tile.owned_of_whole(whole, scale(layer)).copy_(owned[layer])
+    """A^l = sum_s b_s A_s^l over the style images; with `regions`, each styled region's own A^l
+    over its mask instead (nst.gatys.losses.style_loss). Large images are read tile by tile
+    (nst.gatys.tiles). P^l is left for the level's start: a run that starts from the content image
+    reads it from step 0's forward pass (evaluate), one pass of VGG19 fewer before the first frame;
+    any other start computes it then (content_targets)."""
     style_grams = [_grams(config, vgg, style_t) for style_t in style_ts]  # {layer: (F F^T, M_style)} per image
     positions = {layer: math.prod(_positions_shape(content_t, layer)) for layer in config.style_layers}
     if regions is None:
         grams = {layer: sum(b * style_target_gram(*grams[layer], positions[layer]) for b, grams in zip(blend, style_grams))
                  for layer in config.style_layers}  # fmt: skip
-        return Targets(content, {"style": StyleTarget(grams, positions)})
+        return Targets(None, {"style": StyleTarget(grams, positions)})
     names = ["style"] if len(regions.styled) == 1 else [f"style {i + 1}" for i in range(len(regions.styled))]
-    return Targets(content, {name: _region_target(config, regions, region, grams, content_t)
-                             for name, region, grams in zip(names, regions.styled, style_grams)})  # fmt: skip
+    return Targets(None, {name: _region_target(config, regions, region, grams, content_t)
+                          for name, region, grams in zip(names, regions.styled, style_grams)})  # fmt: skip
+
+
+def content_targets(config, vgg, content_t) -> dict[str, torch.Tensor]:
+    """P^l of eq. 1: the content image's features at the content layers, read tile by tile."""
+    content = _empty_content(config, content_t)
+    for tile, owned in tiled_features(vgg, content_t, config.tile_size):
+        _keep_owned(content, tile, owned)
+    return content
+
+
+def _empty_content(config, image: torch.Tensor) -> dict[str, torch.Tensor]:
+    return {layer: torch.zeros((1, channels(layer), *_positions_shape(image, layer)), device=image.device, dtype=torch.float32)
+            for layer in config.content_layers}  # fmt: skip
+
+
+def _keep_owned(whole: dict[str, torch.Tensor], tile: Tile, owned: dict[str, torch.Tensor]) -> None:
+    """Copy a tile's features into the whole picture's, at the positions the tile owns."""
+    for layer, tensor in whole.items():
+        tile.owned_of_whole(tensor, scale(layer)).copy_(owned[layer].detach())
 
 
 def _positions_shape(image: torch.Tensor, layer: str) -> tuple[int, int]:
@@ -462,10 +481,13 @@ def evaluate(config, vgg, image, targets: Targets, pixel_weight: float, backward
     return Losses(l_content.detach(), l_style.detach(), l_tv.detach(), total.detach(), detached), gradient  # tensors, for LBFGS
 
 
-def _tile_sums(config, vgg, image, targets: Targets, tile: Tile):
+def _tile_sums(config, vgg, image, targets: Targets, tile: Tile, reading_content: bool = False):
     """A tile's share of L_content (eq. 1) and of each style term's G^l (eq. 3, of the masked
-    features with regions), keyed (term name, layer)."""
+    features with regions), keyed (term name, layer); `reading_content`: `image` is the content
+    image, and its features are copied into targets.content first."""
     owned = owned_features(vgg, image, tile)
+    if reading_content:
+        _keep_owned(targets.content, tile, owned)
     l_content = sum((content_loss(owned[layer], tile.owned_of_whole(p, scale(layer))) for layer, p in targets.content.items()),
                     torch.zeros((), device=image.device))  # fmt: skip
     grams = {}
@@ -479,11 +501,17 @@ def _tile_sums(config, vgg, image, targets: Targets, tile: Tile):
 
 
 def _sums_over_tiles(config, vgg, image, targets: Targets, tiles: list[Tile]):
+    """L_content and G^l summed over the tiles. Targets without P^l yet mean that `image` is the
+    content image (a level's start, _optimise_level): its features are P^l, kept in `targets`
+    once every tile is read."""
+    reading = targets.content is None
+    read = Targets(_empty_content(config, image), targets.styles) if reading else targets
     l_content, grams = 0, {}
     for tile in tiles:
-        tile_content, tile_grams = _tile_sums(config, vgg, image, targets, tile)
+        tile_content, tile_grams = _tile_sums(config, vgg, image, read, tile, reading)
         l_content = l_content + tile_content
         grams = {key: grams[key] + gram if key in grams else gram for key, gram in tile_grams.items()}
+    targets.content = read.content
     return l_content, grams
 
 
