@@ -50,7 +50,7 @@ def through_api(content: Image.Image, style: Image.Image, sizes: list[int], repe
     is still loading) and on later Runs (warm, median of `repeats`); then, on another fresh
     process, with Run pressed `pause_s` after the page is served (a person picking pictures: the
     networks load meanwhile, ui.warm_up), and that process's first feed-forward preview. Later
-    Runs on the same pictures reuse the targets (ui.gatys_handlers.LastTargets); one more, with
+    Runs on the same pictures reuse the targets (ui.gatys_handlers.targets_cache); one more, with
     the style picture mirrored, computes them anew."""
     from gradio_client import Client, handle_file
 

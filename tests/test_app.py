@@ -30,6 +30,7 @@ from nst.images import image_to_tensor
 from ui import gatys_handlers
 from ui import cyclegan_handlers
 from ui import preview as preview_handler
+from ui.widgets import KeptLast
 
 gr = pytest.importorskip("gradio")
 
@@ -109,7 +110,7 @@ def test_a_run_on_the_same_pictures_reuses_the_targets(app, image_files, tmp_pat
     computed = []
     real = gatys.compute_targets
     monkeypatch.setattr(gatys, "compute_targets", lambda *args, **kwargs: computed.append(1) or real(*args, **kwargs))
-    monkeypatch.setattr(gatys_handlers, "LAST_TARGETS", gatys_handlers.LastTargets())
+    monkeypatch.setattr(gatys_handlers, "LAST_TARGETS", KeptLast())
 
     def final_picture(images=image_files, **changes):
         return np.asarray(frames_of(app.run_gatys_tab(**gatys_args(app, images, steps=3, **changes)))[-1][0])
@@ -223,7 +224,7 @@ def test_preview_of_a_bad_image_is_one_line(app, tmp_path, image_files, which):
 
 
 def test_preview_of_a_too_thin_content_and_without_onnxruntime(app, tmp_path, image_files, monkeypatch):
-    monkeypatch.setattr(preview_handler, "last_preview", (None, None))  # no kept picture for these images
+    monkeypatch.setattr(preview_handler, "LAST_PREVIEW", KeptLast())  # no kept picture for these images
     synthetic_image(700, 6).save(tmp_path / "thin.png")
     with pytest.raises(gr.Error, match="No preview: the content image is too thin: it becomes 512x4 px"):
         app.preview(str(tmp_path / "thin.png"), str(image_files[1]), 1.0)
@@ -524,13 +525,27 @@ def test_the_preview_paints_each_region_in_its_style(app, image_files):
     assert np.abs(shown[:, 2 * width // 3 :] - photo[:, 2 * width // 3 :]).mean() < 3  # the unpainted right: the photo
 
 
+def test_kept_last_makes_a_value_once_per_key_and_keeps_nothing_that_failed():
+    made, kept = [], KeptLast()
+    assert kept.get(("a", 1), lambda: made.append("a") or "picture a") == "picture a"
+    assert kept.get(("a", 1), lambda: made.append("again") or "other") == "picture a" and made == ["a"]
+
+    def failing():
+        raise ValueError("no picture")
+
+    with pytest.raises(ValueError):
+        kept.get(("b", 1), failing)
+    assert kept.get(("a", 1), lambda: "other") == "picture a"  # the failure replaced nothing
+    assert kept.get(("b", 1), lambda: "picture b") == "picture b" and kept.get(("a", 1), lambda: "anew") == "anew"
+
+
 def test_the_preview_paints_a_picture_once_however_often_it_is_asked(app, image_files, tmp_path, monkeypatch):
     """Gradio asks again at once for the picture just painted (an image box's change fires twice
     when a picture replaces another; the regions editor's when a photo becomes its canvas): the
     same pictures by their bytes, strength and painting get the kept picture, anything else a new one."""
     painted = []
     monkeypatch.setattr(preview_handler, "fast_stylize", lambda *args: painted.append(args) or fast_stylize(*args))
-    monkeypatch.setattr(preview_handler, "last_preview", (None, None))
+    monkeypatch.setattr(preview_handler, "LAST_PREVIEW", KeptLast())
     content, style = map(str, image_files)
     first = app.preview(content, style, 1.0)
     assert app.preview(content, style, 1.0) is first and len(painted) == 1

@@ -18,7 +18,7 @@ from nst.gatys.vgg import IMAGENET_FILE, VGGWeightsError, imagenet_availability,
 from nst.images import ImageError, fit_long_side
 from ui.loss_plot import LossHistory, loss_svg
 from ui.regions import painted_mask, painting_over, region_styles
-from ui.widgets import file_digest, new_result_path, open_upload, status_html, user_error
+from ui.widgets import KeptLast, file_digest, new_result_path, open_upload, status_html, user_error
 
 FRAMES = 20  # intermediate images streamed per run
 DEFAULTS = GatysConfig()  # its vgg_weights: NST_VGG19_WEIGHTS, or the original network
@@ -95,7 +95,7 @@ def run_gatys_tab(**named):
     loading = "Loading VGG19 and computing the targets..."
     yield _outputs(status=status_html(loading, 0, config.steps), state=state)
     try:
-        targets = LAST_TARGETS.cache_for([named["content"], named["style"], named.get("style2")], config)
+        targets = targets_cache([named["content"], named["style"], named.get("style2")], config)
         for record in run_gatys(config, content, styles, image_every=max(1, config.steps // FRAMES), targets_cache=targets):
             history.add(record)
             if record.image is not None:
@@ -135,32 +135,23 @@ def run_gatys_tab(**named):
     yield _outputs(status=status_html(done, config.steps, config.steps), state=ended)
 
 
-class LastTargets:
-    """The last Run's targets (run_gatys's targets_cache), kept for the next Run. One on the same
-    pictures that changes only settings the targets do not depend on (α, β, steps, the start, the
-    optimiser: what the study varies most; or none, as when an example is run again) skips the
+def targets_cache(files: list[str | None], config: GatysConfig) -> dict | None:
+    """run_gatys's targets_cache for pictures `files` under `config`: the last Run's, if it had
+    the same pictures (by their bytes) and target settings, else a new one that replaces it.
+
+    A Run that changes only settings the targets do not depend on (α, β, steps, the start, the
+    optimiser: what the study varies most; or none, as when an example is run again) so skips the
     style pictures' passes through VGG19, and the photo's at every level but a first that starts
     from it (nst.gatys.engine reads that one from step 0's pass): 0.2 s of the first frame at
-    256 px on 2 CPU cores, and at 512 px the coarse level's and then the full size's. A print (a
-    picture larger than one tile, nst.gatys.tiles) keeps its targets to itself: at 4096 px the
-    photo's features alone take 400 MB."""
-
-    def __init__(self):
-        self.key, self.cache = None, {}
-
-    def cache_for(self, files: list[str | None], config: GatysConfig) -> dict | None:
-        """The cache for pictures `files` (their bytes, not their paths) under `config`: the kept
-        one if the last Run had the same, else a new, empty one that replaces it; None (the run
-        keeps its targets to itself) for a print."""
-        if 0 < config.tile_size < config.size:
-            return None
-        key = (tuple(file_digest(f) for f in files), config.targets_key(), config.size)
-        if key != self.key:
-            self.key, self.cache = key, {}
-        return self.cache
+    256 px on 2 CPU cores, and at 512 px the coarse level's, then the full size's. A print (a
+    picture larger than one tile, nst.gatys.tiles) keeps its targets to itself (None): at 4096 px
+    the photo's features alone take 400 MB."""
+    if 0 < config.tile_size < config.size:
+        return None
+    return LAST_TARGETS.get((tuple(file_digest(f) for f in files), config.targets_key(), config.size), dict)
 
 
-LAST_TARGETS = LastTargets()
+LAST_TARGETS = KeptLast()
 
 
 def shown_at(image: Image.Image, size: tuple[int, int]) -> Image.Image:

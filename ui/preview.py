@@ -9,7 +9,7 @@ from PIL import Image
 from nst.feedforward.magenta import STYLE_SIDE, FastConfig, fast_stylize
 from nst.images import ImageError, fit_long_side
 from ui.regions import paint_digest, painted_mask, painting_over, region_styles
-from ui.widgets import file_digest, new_result_path, open_upload, user_error
+from ui.widgets import KeptLast, file_digest, new_result_path, open_upload, user_error
 
 PREVIEW_SIDE = 512  # long side of the preview in pixels
 LABEL = "Feed-forward preview, not Gatys"  # short enough to read whole above a quarter-width image
@@ -24,22 +24,17 @@ def preview(content: str | None, style: str | None, strength: float = 1.0, style
     content or the style is missing; with painted regions (ui.regions), each region in its own
     style and the rest the photo. A bad image, or a missing onnxruntime, is a one-line error
     that says what to do."""
-    global last_preview
     if content is None or style is None:
         return None
     key = (file_digest(content), file_digest(style), float(strength), file_digest(style2), paint_digest(regions, content))
-    if last_preview[0] == key:
-        return last_preview[1]
-    picture = _paint(content, style, strength, style2, regions)
-    last_preview = (key, picture)
-    return picture
+    return LAST_PREVIEW.get(key, lambda: _paint(content, style, strength, style2, regions))
 
 
-# The last preview and what it was painted from (the pictures by their bytes). Gradio fires an
-# image box's change twice when a picture replaces another, and the regions editor's change when a
-# new photo becomes its canvas (ui.regions.paint_over): each asks at once for the picture just
-# painted again, 0.3-0.5 s at 512 px on 2 CPU cores, in the way of a Run pressed then.
-last_preview: tuple = (None, None)
+# The last preview, by what it was painted from. Gradio fires an image box's change twice when a
+# picture replaces another, and the regions editor's change when a new photo becomes its canvas
+# (ui.regions.paint_over): each asks at once for the picture just painted again, 0.3-0.5 s at
+# 512 px on 2 CPU cores, in the way of a Run pressed then.
+LAST_PREVIEW = KeptLast()
 
 
 def _paint(content: str, style: str, strength: float, style2: str | None, regions: dict | None) -> Image.Image:

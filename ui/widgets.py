@@ -1,6 +1,6 @@
 """Small pieces of UI the app's handlers share: an image upload that refuses non-images in a
-sentence, errors that read whole in the browser, the run status line with its progress bar, and
-result files that do not pile up."""
+sentence, errors that read whole in the browser, the run status line with its progress bar,
+result files that do not pile up, and the last result of a handler kept for its next call."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import html
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
 from PIL import Image, UnidentifiedImageError
@@ -80,6 +82,21 @@ def empty_unusable_upload(label: str):
         return gr.skip(), gr.skip()
 
     return check
+
+
+class KeptLast:
+    """The last value made, kept with the key it was made from: asked again under that key, it is
+    not made again; another key makes a new one that replaces it. Keys name what a value depends
+    on (pictures by their bytes, file_digest), not where it came from."""
+
+    def __init__(self):
+        self.key, self.value = None, None
+
+    def get(self, key, make: Callable[[], Any]) -> Any:
+        if key != self.key:
+            self.value = make()  # first: a make that fails keeps nothing
+            self.key = key
+        return self.value
 
 
 def file_digest(path: str | None) -> str | None:
