@@ -140,7 +140,7 @@ def targets_cache(files: list[str | None], config: GatysConfig) -> dict | None:
     the same pictures (by their bytes) and target settings, else a new one that replaces it.
 
     A Run that changes only settings the targets do not depend on (α, β, steps, the start, the
-    optimiser: what the study varies most; or none, as when an example is run again) so skips the
+    optimiser: what the study varies most; or none, as when an example is run again) skips the
     style pictures' passes through VGG19, and the photo's at every level but a first that starts
     from it (nst.gatys.engine reads that one from step 0's pass): 0.2 s of the first frame at
     256 px on 2 CPU cores, and at 512 px the coarse level's, then the full size's. A print (a

@@ -439,6 +439,9 @@ def evaluate(config, vgg, image, targets: Targets, pixel_weight: float, backward
     `pixel_weight` multiplies the per-pixel sums L_content and L_tv (1 at the finest level). Each
     term is weighted here, once, and the total is their sum: a new term is its function, its
     config field and one entry in `weighted`.
+    Targets without P^l yet (targets.content None) say that `image` is the content image itself,
+    a level's start: this evaluation reads P^l from its features into `targets` (_optimise_level
+    computes them first for any other start).
     `image` is in [0, 1], the picture the user will see: every start is, and each step is
     projected back (project_to_displayable). It is not clamped here, since torch's clamp passes
     no gradient at exactly 0 or 1: that froze each projected pixel where the projection put it.
@@ -511,7 +514,8 @@ def _sums_over_tiles(config, vgg, image, targets: Targets, tiles: list[Tile]):
         tile_content, tile_grams = _tile_sums(config, vgg, image, read, tile, reading)
         l_content = l_content + tile_content
         grams = {key: grams[key] + gram if key in grams else gram for key, gram in tile_grams.items()}
-    targets.content = read.content
+    if reading:
+        targets.content = read.content
     return l_content, grams
 
 
