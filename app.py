@@ -18,12 +18,12 @@ from PIL import Image
 from nst.cyclegan.hub import DIRECTIONS
 from nst.gatys.config import CHOICES, DEFAULT_LR, PRESETS
 from nst.gatys.vgg import VGG19_LAYER_NAMES
-from ui.catalog import model_choices, model_info
-from ui.cyclegan_handlers import cyclegan, fetch_model, translate_frame
+from ui.catalog import example_inputs, model_choices, model_info
+from ui.cyclegan_handlers import cyclegan, example_input, fetch_model, translate_frame
 from ui.loss_plot import PLOT_MAX_WIDTH_PX
 from ui.examples import GATYS_PAIRS, REGIONS_EXAMPLE, example_files
 from ui.experiments import STUDY_SWEEPS, run_experiment, study_sweep
-from ui.gatys_handlers import CONFIG_TYPES, DEFAULTS, EDITED, LARGEST_SIZE, RUN_OUTPUTS, preset_values, run_gatys_tab, run_state, stopped_status, vgg_notice
+from ui.gatys_handlers import CONFIG_TYPES, DEFAULTS, EDITED, LARGEST_SIZE, RUN_OUTPUTS, RUN_SIZE, preset_values, run_gatys_tab, run_state, stopped_status, vgg_notice
 from ui.preview import LABEL as PREVIEW_LABEL, NOTE as PREVIEW_NOTE, preview
 from ui.regions import BRUSHES as REGION_BRUSHES, NOTE as REGIONS_NOTE, OPACITY as REGION_OPACITY, paint_over
 from ui.warm_up import start_warm_up
@@ -100,16 +100,22 @@ with gr.Blocks(title="Neural style transfer studio", delete_cache=GRADIO_CACHE_C
         with gr.Row():
             preset_in = gr.Dropdown([*PRESETS, EDITED], value="study", label="Preset", scale=1, elem_id="preset")
             gatys_controls["steps"] = gr.Slider(1, 1000, value=DEFAULTS.steps, step=1, label="Steps", elem_id="steps")
-            gatys_controls["size"] = gr.Slider(64, LARGEST_SIZE, value=DEFAULTS.size, step=32, elem_id="size",
+            gatys_controls["size"] = gr.Slider(64, LARGEST_SIZE, value=RUN_SIZE, step=32, elem_id="size",
                                                label=f"Output size (long side, px; up to {LARGEST_SIZE} fits this machine)")  # fmt: skip
         with gr.Row():
             gatys_controls["alpha"] = gr.Number(value=DEFAULTS.alpha, label="α (content weight)", minimum=0)
-            gatys_controls["log10_ratio"] = gr.Slider(-9, -1, value=round(math.log10(DEFAULTS.alpha / DEFAULTS.beta), 2),
-                                                      step=0.5, label="log10(α/β): lower means more style")  # fmt: skip
+            gatys_controls["log10_ratio"] = gr.Slider(-9, 2, value=round(math.log10(DEFAULTS.alpha / DEFAULTS.beta), 2), step=0.5,
+                                                      label="log10(α/β): lower means more style (relative units: about -1)")  # fmt: skip
         with gr.Accordion("Advanced", open=False):
             with gr.Row():
                 gatys_controls["style_layers"] = gr.CheckboxGroup(FEATURE_LAYERS, value=list(DEFAULTS.style_layers), label="Style layers")
                 gatys_controls["content_layers"] = gr.CheckboxGroup(FEATURE_LAYERS, value=list(DEFAULTS.content_layers), label="Content layers")
+            with gr.Row():
+                gatys_controls["loss_units"] = gr.Radio(CHOICES["loss_units"], value=DEFAULTS.loss_units, elem_id="loss-units",
+                                                        label="Loss units (relative: α/β holds on any pair; paper: eqs. 1 and 4)")  # fmt: skip
+                gatys_controls["style_statistic"] = gr.Radio(CHOICES["style_statistic"], value=DEFAULTS.style_statistic,
+                                                             label="Style loss: Gram matrices, or mean and covariance (W2)",
+                                                             elem_id="style-statistic")  # fmt: skip
             with gr.Row():
                 gatys_controls["pooling"] = gr.Radio(CHOICES["pooling"], value=DEFAULTS.pooling, label="Pooling")
                 gatys_controls["init"] = gr.Radio(CHOICES["init"], value=DEFAULTS.init, label="Initial image")
@@ -187,7 +193,7 @@ with gr.Blocks(title="Neural style transfer studio", delete_cache=GRADIO_CACHE_C
         with gr.Row():
             sweep_images = [upload("Content", "sweep-content", height=220), upload("Style", "sweep-style", height=220)]
             with gr.Column():
-                figure_in = gr.Dropdown(list(STUDY_SWEEPS), value=None, label="The study's figures", elem_id="sweep-figure")
+                figure_in = gr.Dropdown(list(STUDY_SWEEPS), value=next(iter(STUDY_SWEEPS)), label="The study's figures", elem_id="sweep-figure")
                 rows_in = gr.Textbox(STUDY_SWEEPS[next(iter(STUDY_SWEEPS))][0], label="Rows", elem_id="sweep-rows")
                 columns_in = gr.Textbox("", label="Columns (optional)", elem_id="sweep-columns")
         gr.Examples([[str(examples[c]), str(examples[s])] for c, s in GATYS_PAIRS[:2]], sweep_images,
@@ -217,22 +223,26 @@ with gr.Blocks(title="Neural style transfer studio", delete_cache=GRADIO_CACHE_C
             model_in = gr.Dropdown(choices, value=choices[0][1] if choices else None, allow_custom_value=True,
                                    label="Model: pick one, or type a Hub repo id (owner/name) or a local path",
                                    elem_id="cg-model")  # fmt: skip
+            refresh_btn = gr.Button("↻ Rescan models", size="sm", scale=0, min_width=140, elem_id="cg-refresh")
             direction_in = gr.Radio(list(DIRECTIONS), value="AtoB", label="Direction")
         model_note = gr.Markdown("", elem_id="cg-note")
         with gr.Row():
             image_in = upload("Input", "cg-input", height=320)
             comparison = gr.ImageSlider(type="pil", label="Before / after", height=320, elem_id="cg-output")
-        gr.Examples([[str(examples[name])] for name in ("tubingen", "cat", "starry_night", "shipwreck")], image_in,
-                    label="Examples: photos (photo → painting models) and paintings (painting → photo)",
-                    elem_id="cg-examples")  # fmt: skip
+        # the chosen model's kind of input (the catalog's examples): model_info changes them with the model
+        first_examples, first_label = example_inputs(choices[0][1] if choices else None)
+        cg_examples = gr.Dataset(components=[image_in], samples=[[str(path)] for path in first_examples], type="index",
+                                 label=first_label, elem_id="cg-examples")  # fmt: skip
+        cg_examples.click(example_input, [cg_examples, model_in], image_in, api_name=False, **NO_PROGRESS_OVERLAY)
         with gr.Row():
             max_side_in = gr.Slider(64, 4096, value=512, step=32, label="Maximum side (larger images are scaled down; over 1024 px, translated in tiles)")
             translate_btn = gr.Button("Translate", variant="primary", elem_id="cg-translate")
         cg_status = gr.HTML("", elem_id="cg-status")
-        gr.Markdown("### The cycle: the translation, and back through the other generator")
-        cycle_gallery = gr.Gallery(columns=3, height="auto", label="x, G(x), F(G(x))", elem_id="cg-cycle",
-                                   object_fit="contain", allow_preview=False)  # fmt: skip
-        cycle_note = gr.Markdown(elem_id="cg-cycle-note")
+        with gr.Column(visible=False) as cycle_box:  # for models with both directions (model_info)
+            gr.Markdown("### The cycle: the translation, and back through the other generator")
+            cycle_gallery = gr.Gallery(columns=3, height="auto", label="x, G(x), F(G(x))", elem_id="cg-cycle",
+                                       object_fit="contain", allow_preview=False)  # fmt: skip
+        cycle_note = gr.Markdown(elem_id="cg-cycle-note")  # the cycle's distance, or why a model has no cycle
         translate_btn.click(fetch_model, [image_in, model_in, direction_in], cg_status, api_name=False,
                             **NO_PROGRESS_OVERLAY).success(
             cyclegan, [image_in, model_in, direction_in, max_side_in], [comparison, cg_status, cycle_gallery, cycle_note],
@@ -245,8 +255,11 @@ with gr.Blocks(title="Neural style transfer studio", delete_cache=GRADIO_CACHE_C
             rate_state = gr.State(None)
             webcam_in.stream(translate_frame, [webcam_in, model_in, direction_in, rate_state], [webcam_out, webcam_rate, rate_state],
                              stream_every=0.1, concurrency_limit=1, api_name=False, **NO_PROGRESS_OVERLAY)  # fmt: skip
-        model_in.change(model_info, model_in, [direction_in, model_note], api_name=False, **NO_PROGRESS_OVERLAY)
-        demo.load(model_info, model_in, [direction_in, model_note], api_name=False, **NO_PROGRESS_OVERLAY)
+        # a model trained or copied into weights/ since the page opened: in the list without a restart
+        refresh_btn.click(lambda: gr.Dropdown(choices=model_choices()), None, model_in, api_name=False, **NO_PROGRESS_OVERLAY)
+        model_outputs = [direction_in, model_note, cg_examples, cycle_box, cycle_note]
+        model_in.change(model_info, model_in, model_outputs, api_name=False, **NO_PROGRESS_OVERLAY)
+        demo.load(model_info, model_in, model_outputs, api_name=False, **NO_PROGRESS_OVERLAY)
 
 
 def main() -> None:

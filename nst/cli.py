@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import get_args
 
 from nst.cyclegan.hub import DIRECTIONS, HubOptions
-from nst.device import Device, InferencePrecision
+from nst.device import Device, InferencePrecision, resolve_device
 from nst.errors import ModelLoadError
 from nst.feedforward.magenta import FastConfig
-from nst.gatys.config import PRESETS, VGG_WEIGHTS_ENV, GatysConfig, preset
+from nst.gatys.config import DEFAULT_SIZE, PRESETS, VGG_WEIGHTS_ENV, GatysConfig, default_size, preset
 from nst.gatys.vgg import VGGWeightsError
 from nst.options import add_dataclass_flags, flag_names, given_fields
 from nst.regions import MaskNote, RegionError
@@ -39,12 +39,17 @@ def _add_config_flags(parser) -> None:
                         help="start from these settings; study = the defaults below (default: study)")  # fmt: skip
     options = parser.add_argument_group("options (every GatysConfig field; a flag given overrides the preset)")
     add_dataclass_flags(options, GatysConfig, overrides_only=True,
-                        shown_defaults={"vgg_weights": f"env {VGG_WEIGHTS_ENV} or original"})  # fmt: skip
+                        shown_defaults={"vgg_weights": f"env {VGG_WEIGHTS_ENV} or original",
+                                        "size": ", ".join(f"{px} on {device}" for device, px in DEFAULT_SIZE.items())})  # fmt: skip
 
 
 def gatys_config_from_args(args: argparse.Namespace, **defaults) -> GatysConfig:
-    """The preset, then `defaults`, then the flags given; a bad value is named by its flag."""
-    return _with_flag_names(lambda: preset(args.preset, **{**defaults, **given_fields(GatysConfig, args)}), GatysConfig)
+    """The preset, then `defaults`, then the flags given; a bad value is named by its flag. A size
+    that none of them sets is the device's (DEFAULT_SIZE: 1024 px on a CUDA GPU)."""
+    given = given_fields(GatysConfig, args)
+    if "size" not in {**PRESETS[args.preset], **defaults, **given}:
+        defaults["size"] = _with_flag_names(lambda: default_size(resolve_device(given.get("device", "auto"))), GatysConfig)
+    return _with_flag_names(lambda: preset(args.preset, **{**defaults, **given}), GatysConfig)
 
 
 def _with_flag_names(build, *classes):

@@ -10,6 +10,7 @@ import os
 import re
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -307,6 +308,35 @@ def test_the_cycle_is_shown_with_its_l1_distance(app, tmp_path):
     assert f"= {independent:.4f}" in note and "photo → monet" in status
 
 
+def test_the_tab_fits_the_model_chosen(app, tmp_path, monkeypatch):
+    """The built-in one-way generator: its one direction, photos as examples, a sentence in the
+    cycle's place; a two-way model: both directions and the cycle."""
+    from ui import catalog
+
+    assert app.model_choices()[0] == ("Modern photo → vintage photo (vintagify, built in)", "vintagify")  # the default
+    radio, note, examples, cycle_box, cycle_note = catalog.model_info("vintagify")
+    assert [choice[0] for choice in radio.choices] == ["AtoB: modern photo → vintage photo"]
+    assert note.startswith("In: a photo of today. Out:") and "Licence: mit" in note
+    assert examples.label == "Examples: modern photos"
+    assert [Path(sample[0]).stem for sample in examples.raw_samples] == ["tubingen", "astronaut", "chelsea", "coffee"]
+    assert cycle_box["visible"] is False and cycle_note.startswith("No cycle to show: this model has one generator")
+    assert app.example_input(1, "vintagify").endswith("astronaut.png") and app.example_input(None, "vintagify") is None
+    torch.manual_seed(0)
+    g_ab, g_ba = init_weights(ResnetGenerator(ngf=8, n_blocks=1)), init_weights(ResnetGenerator(ngf=8, n_blocks=1))
+    export = save_cyclegan(g_ab, g_ba, tmp_path / "outputs" / "mine" / "export", "photo", "monet", model_card("t", "t"))
+    monkeypatch.setattr(catalog, "TRAINING_OUTPUTS", (tmp_path / "outputs",))
+    radio, _, examples, cycle_box, cycle_note = catalog.model_info(str(export.resolve()))
+    assert len(radio.choices) == 2 and cycle_box["visible"] is True and cycle_note == ""
+    assert examples.label == "Examples"  # a model the catalog does not describe: photos and paintings
+
+
+def test_the_built_in_model_translates_in_the_tab(app, tmp_path):
+    synthetic_image(80, 60).save(tmp_path / "in.png")
+    (before, after), status, cycle, note = list(app.cyclegan(str(tmp_path / "in.png"), "vintagify", "AtoB", 512))[-1]
+    assert "Done: modern photo → vintage photo, 80×60 px" in status and after.size == (80, 60)
+    assert cycle == [] and note == "No cycle to show: this model has one generator, so nothing brings the translation back (modern photo → vintage photo)."
+
+
 def test_local_checkpoints_are_offered(app, generator_dir, monkeypatch):
     folder, _ = generator_dir
     monkeypatch.setenv("NST_WEIGHTS_DIR", str(folder.parent))
@@ -324,7 +354,7 @@ def test_a_model_trained_here_is_offered(app, tmp_path, monkeypatch):
     export = save_cyclegan(g_ab, g_ba, tmp_path / "outputs" / "mine" / "export", "photo", "monet", model_card("t", "t"))
     monkeypatch.setattr(catalog, "TRAINING_OUTPUTS", (tmp_path / "outputs",))
     assert dict(app.model_choices())["mine (trained here)"] == str(export.resolve())
-    radio, _ = catalog.model_info(str(export.resolve()))
+    radio = catalog.model_info(str(export.resolve()))[0]
     assert [choice[0] for choice in radio.choices] == ["AtoB: photo → monet", "BtoA: monet → photo"]
 
 
@@ -337,14 +367,14 @@ def test_model_notes_say_what_can_be_done_where_the_person_is(app, monkeypatch, 
     from nst.cyclegan.trainer import parse_args
     from ui import catalog
 
-    _, note = catalog.model_info("/data/missing/generator.safetensors")
+    note = catalog.model_info("/data/missing/generator.safetensors")[1]
     assert "No file or folder `/data/missing/generator.safetensors` on this machine" in note and "Hub" not in note
     with pytest.raises(gr.Error, match=r"no such file or folder: /data/missing/generator.safetensors'$"):
         synthetic_image(20, 20).save(tmp_path / "in.png")
         list(app.fetch_model(str(tmp_path / "in.png"), "/data/missing/generator.safetensors", "AtoB"))
     monkeypatch.setattr(hub, "is_cached_or_reachable", lambda source: False)
     monkeypatch.setattr(catalog, "is_cached_or_reachable", lambda source: False)
-    _, note = catalog.model_info("someone/monet")
+    note = catalog.model_info("someone/monet")[1]
     assert "the Hub cannot be reached" in note and "load it once while online" not in note
     command = next(line for line in note.split("`") if line.startswith("python train/cyclegan.py"))
     job = parse_args(shlex.split(command)[2:])
@@ -367,6 +397,22 @@ def test_served_gatys_streams_through_gradio_client(server, image_files):
     final_image, _, final_png, status = [o for o in job.outputs() if isinstance(o[0], str)][-1]  # not gr.skip()
     assert Image.open(final_image).size == (64, 48) and Image.open(final_png).format == "PNG"
     assert "Done: 30 steps" in job.outputs()[-1][3]
+
+
+@pytest.mark.slow
+def test_predict_returns_the_result_of_every_streaming_endpoint(server, image_files):
+    """As the "Use via API" page shows it: predict() returns the last update only, so that one
+    carries the picture, the plot and the file."""
+    content, style = image_files
+    client = Client(server.url, verbose=False)
+    image, plot, png, status = client.predict(content=handle_file(str(content)), style=handle_file(str(style)), steps=3,
+                                              size=64, network="random", api_name="/gatys")  # fmt: skip
+    assert Image.open(image).size == (64, 48) and Image.open(png).format == "PNG"
+    assert "<svg" in plot and "Done: 3 steps" in status
+    gallery, plot, files, status = client.predict(handle_file(str(content)), handle_file(str(style)), "log10_ratio=0,-1", "", 64, 2,
+                                                  "random", api_name="/sweep")  # fmt: skip
+    assert len(gallery) == 2 and Image.open(gallery[0]["image"]).size == (64, 48) and "<svg" in plot
+    assert [Path(f).name for f in files] == ["contact_sheet.png", "sweep.json"] and "2 of 2 cells done" in status
 
 
 @pytest.mark.slow
@@ -397,7 +443,7 @@ def test_served_cyclegan_through_gradio_client(server, tmp_path):
     client = Client(server.url, verbose=False)
     model = str(server.weights_dir / "tiny")
     (before, after), status, cycle, note = client.predict(handle_file(str(source)), model, "AtoB", 512, api_name="/cyclegan")
-    assert Image.open(after).size == (90, 50) and "Done" in status and len(cycle) == 2 and "No cycle" in note
+    assert Image.open(after).size == (90, 50) and "Done" in status and cycle == [] and "No cycle" in note
     with pytest.raises(Exception, match="neither a local file or folder nor a Hub repo id"):
         client.predict(handle_file(str(source)), "no such model", "AtoB", 512, api_name="/cyclegan")
     # the app keeps serving after an error

@@ -163,3 +163,22 @@ def test_a_good_picture_counts_once_it_lasts():
     assert seconds_to_lasting(curve({k: 25 <= k < 30 for k in range(0, 31)}), good) is None  # lost at the end
     sparse = {**{k: False for k in range(0, 31)}, 40: True, 50: False, 60: True, 70: True, 80: False}
     assert seconds_to_lasting(curve(sparse), good) == 120.0  # 60 and 70, not 40 alone
+
+
+def test_the_quality_bench_judges_the_pairs_and_writes_its_sheets(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "bench.quality", "--quick", "--device", "cpu", "--out", str(tmp_path),
+                             "--sheet", str(tmp_path / "pairs.png"), "--presets", "--presets-sheet", str(tmp_path / "presets.png")],
+                            cwd=ROOT, capture_output=True, text=True, timeout=600,
+                            env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((tmp_path / "quality-cpu-quick.json").read_text())
+    assert [row["pair"] for row in report["pairs"]] == ["tubingen in starry_night", "rocket in shipwreck"]
+    assert all(-1 <= row["gatys edges"] <= 1 and row["gatys s"] >= row["early s"] >= 0 for row in report["pairs"])
+    assert len(report["layer_shares"]) == 9
+    for row in report["layer_shares"]:  # each unit's shares over the five layers sum to one
+        for units in ("paper", "relative"):
+            assert sum(value for key, value in row.items() if key.startswith(units)) == pytest.approx(1)
+    assert [row["picture"] for row in report["presets"]][:2] == ["feed-forward (Ghiasi et al.)", "study · original"]
+    from PIL import Image
+
+    assert Image.open(tmp_path / "pairs.png").size[0] == 4 * 256 and Image.open(tmp_path / "presets.png").size[0] == 4 * 256

@@ -339,7 +339,33 @@ def test_on_a_phone_the_examples_come_early(browser, served):
     page.close()
 
 
-def test_cyclegan_tab_translates_and_offline_hub_fails_fast(browser, served, offline, tmp_path):
+def test_cyclegan_tab_translates_with_its_default_model_offline(browser, offline):
+    """A person without internet opens the tab and presses Translate on an example: the built-in
+    generator translates it; the tab offers only its one direction, photos as examples, and a
+    sentence where a cycle would be."""
+    page = open_page(browser, offline.url)
+    page.get_by_role("tab", name="CycleGAN").click()
+    page.wait_for_function("document.querySelector('#cg-examples')?.innerText.includes('Examples: modern photos')",
+                           timeout=30_000)  # fmt: skip
+    assert page.locator("#cg-note").inner_text().startswith("In: a photo of today.")
+    assert "No cycle to show" in page.locator("#cg-cycle-note").inner_text() and not page.locator("#cg-cycle").is_visible()
+    page.locator("#cg-examples button").first.click()  # the Tübingen photo
+    page.locator("#cg-input img").first.wait_for(timeout=30_000)
+    page.locator("#cg-translate").click()
+    page.wait_for_function("document.querySelector('#cg-status .run-status')?.innerText.startsWith('Done')",
+                           timeout=120_000)  # fmt: skip
+    assert "modern photo → vintage photo" in status_text(page, "cg-status")
+    page.wait_for_function(f"({ON_TOP})(['#cg-output', 0.25]).top === 'IMG'", timeout=10_000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "cyclegan-tab.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.locator("#cg-output").scroll_into_view_if_needed()
+    assert on_top(page, "#cg-output", 0.25)["top"] == "IMG"
+    page.screenshot(path=str(ARTIFACTS / "cyclegan-tab-phone.png"), full_page=False)
+    page.close()
+
+
+def test_cyclegan_tab_fits_each_model_and_an_offline_hub_model_fails_fast(browser, served, offline, tmp_path):
     source = tmp_path / "photo.png"
     synthetic_image(200, 140, seed=3).save(source)
     page = open_page(browser, served.url)
@@ -358,19 +384,21 @@ def test_cyclegan_tab_translates_and_offline_hub_fails_fast(browser, served, off
     assert "No cycle to show" in page.locator("#cg-cycle-note").inner_text()  # a single generator
     model.fill(str(served.weights_dir / "tiny-cycle"))  # both directions: the cycle shows
     model.press("Enter")
+    page.locator("#cg-cycle").wait_for(state="visible", timeout=30_000)
     page.locator("#cg-translate").click()
     page.wait_for_function("document.querySelector('#cg-cycle-note').innerText.includes('Cycle L1 distance')",
                            timeout=60_000)  # fmt: skip
     cycle = page.locator("#cg-cycle img")
     assert cycle.count() == 3 and all(cycle.nth(i).is_visible() for i in range(3))
     assert "photo → painting" in page.locator("#cg-status .run-status").inner_text()
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "cyclegan-tab.png"), full_page=True)
     page.close()
 
     page = open_page(browser, offline.url)  # the catalog's Hub model, neither cached nor reachable
     page.get_by_role("tab", name="CycleGAN").click()
-    assert "the Hub cannot be reached" in page.locator("#cg-note").inner_text()
+    model = page.locator("#cg-model input")
+    model.fill("huggan/sim2real_cyclegan")
+    model.press("Enter")
+    page.wait_for_function("document.querySelector('#cg-note').innerText.includes('the Hub cannot be reached')", timeout=30_000)
     page.locator("#cg-input input[type=file]").set_input_files(str(source))
     page.locator("#cg-input img").first.wait_for(timeout=30_000)
     page.locator("#cg-translate").click()

@@ -66,7 +66,22 @@ def test_cli_defaults_are_the_apps():
     args = build_parser().parse_args(["gatys", "--content", "c.png", "--style", "s.png", "--out", "o.png"])
     config = gatys_config_from_args(args)
     assert config == GatysConfig()
-    assert (config.pooling, config.scheduler, config.size, config.steps, config.levels, config.coarse_steps) == ("avg", "plateau", 256, 100, 0, 10)
+    assert (config.pooling, config.scheduler, config.size, config.steps, config.levels, config.coarse_steps) == ("avg", "plateau", 512, 60, 0, 20)
+    assert (config.loss_units, config.alpha, config.beta, config.style_layers[-1]) == ("relative", 1.0, 10.0, "relu5_1")
+
+
+def test_the_cli_default_size_is_the_devices(monkeypatch):
+    """512 px on a CPU; 1024 px where the device is a CUDA GPU; a size given, or a preset's, wins."""
+    import torch
+
+    from nst import cli
+
+    parse = lambda *flags: cli.build_parser().parse_args(["gatys", "--content", "c.png", "--style", "s.png", "--out", "o.png", *flags])  # noqa: E731
+    assert cli.gatys_config_from_args(parse("--device", "cpu")).size == 512
+    monkeypatch.setattr(cli, "resolve_device", lambda name: torch.device("cuda"))
+    assert cli.gatys_config_from_args(parse()).size == 1024
+    assert cli.gatys_config_from_args(parse("--size", "300")).size == 300
+    assert cli.gatys_config_from_args(parse("--preset", "print")).size == 2048
 
 
 @pytest.mark.parametrize(

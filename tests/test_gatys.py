@@ -17,7 +17,7 @@ from conftest import synthetic_image
 from nst.feedforward.magenta import FastConfig, fast_stylize
 from nst.gatys.config import GatysConfig, preset
 from nst.gatys.engine import PYRAMID_OCTAVES, image_parameters, initial_image, level_plan, run_gatys, stylize
-from nst.gatys.losses import content_loss, gram_matrix, style_layer_loss, tv_loss
+from nst.gatys.losses import content_loss, gram_matrix, paper_style_scale, style_layer_loss, tv_loss
 from nst.gatys.vgg import VGGFeatures, load_vgg19
 from nst.images import image_to_tensor
 
@@ -29,23 +29,28 @@ def small_config(**changes) -> GatysConfig:
     return preset("classic", **{**base, **changes})
 
 
-def test_step_zero_reports_the_papers_losses_exactly(content_image, style_image):
-    config = small_config(alpha=3.0, beta=50.0, tv_weight=0.5, steps=0, size=24)
+@pytest.mark.parametrize("units", ["paper", "relative"])
+def test_step_zero_reports_the_papers_losses_exactly(content_image, style_image, units):
+    config = small_config(alpha=3.0, beta=50.0, tv_weight=0.5, steps=0, size=24, loss_units=units, init="noisy-content")
     record = next(run_gatys(config, content_image, style_image))
     size = record.size  # content 48x36 -> 24x18 (H, W) = (18, 24)
     assert size == (18, 24)
-    x = image_to_tensor(content_image, size)
+    p = image_to_tensor(content_image, size)
+    x = initial_image(config, p, p)  # seeded: the same noise as the run's
     style = image_to_tensor(style_image, (24, 18))  # style 30x40 scaled to long side 24
     model = VGGFeatures(load_vgg19("random"), ("relu2_1", "relu1_1"), "max")
-    fx, fs = model(x), model(style)
-    expected_content = content_loss(fx["relu2_1"], fx["relu2_1"]).item()  # init is the content
+    fx, fp, fs = model(x), model(p), model(style)
+    paper = units == "paper"
+    expected_content = content_loss(fx["relu2_1"], fp["relu2_1"], 2.0 if paper else fp["relu2_1"].pow(2).sum()).item()
     expected_style = 0.0
     for layer in ("relu1_1", "relu2_1"):
         n, m = fx[layer].shape[1], fx[layer].shape[2] * fx[layer].shape[3]
         a = gram_matrix(fs[layer]) * m / (fs[layer].shape[2] * fs[layer].shape[3])
-        expected_style += 0.5 * style_layer_loss(gram_matrix(fx[layer]), a, n, m).item()
-    expected_tv = tv_loss(x).item()
-    assert record.content == pytest.approx(expected_content, abs=1e-6)
+        scale = paper_style_scale(n, m) if paper else a.pow(2).sum()
+        expected_style += 0.5 * style_layer_loss(gram_matrix(fx[layer]), a, scale).item()
+    expected_tv = tv_loss(x, mean=not paper).item()
+    assert expected_content > 0
+    assert record.content == pytest.approx(expected_content, rel=1e-4)
     assert record.style == pytest.approx(expected_style, rel=1e-4)
     assert record.tv == pytest.approx(expected_tv, rel=1e-5)
     assert record.total == pytest.approx(3.0 * expected_content + 50.0 * expected_style + 0.5 * expected_tv, rel=1e-4)
@@ -56,6 +61,14 @@ def test_optimisers_lower_the_loss(content_image, style_image, optimizer):
     config = small_config(optimizer=optimizer, steps=15, init="noise", beta=1e6)
     records = list(run_gatys(config, content_image, style_image))
     assert records[-1].total < 0.5 * records[0].total
+
+
+@pytest.mark.parametrize("units", ["paper", "relative"])
+def test_the_mean_and_covariance_loss_is_optimised_too(content_image, style_image, units):
+    config = small_config(style_statistic="mean-cov", loss_units=units, steps=15)
+    records = list(run_gatys(config, content_image, style_image))
+    assert records[0].content == 0 and records[0].style > 0
+    assert records[-1].style < 0.5 * records[0].style and records[-1].total < records[0].total
 
 
 def test_streams_every_step_with_images_on_request(content_image, style_image):
@@ -202,17 +215,20 @@ def test_multiscale_goes_coarse_to_fine(content_image, style_image):
     assert records[-1].image.size == (64, 48)
 
 
-def test_coarse_levels_weight_per_pixel_sums_by_the_pixel_ratio(content_image, style_image):
-    # A coarse level's total weights L_content and L_tv by (finest pixels / its pixels), here 4,
-    # since they sum over pixels while E_l is normalised: it keeps the finest level's balance.
-    config = small_config(size=64, levels=2, steps=2, tv_weight=0.5)
+@pytest.mark.parametrize(("units", "pixel_weight"), [("paper", 4), ("relative", 1)])
+def test_coarse_levels_weight_per_pixel_sums_by_the_pixel_ratio(content_image, style_image, units, pixel_weight):
+    # In paper units a coarse level's total weights L_content and L_tv by (finest pixels / its
+    # pixels), here 4, since they sum over pixels while E_l is normalised: it keeps the finest
+    # level's balance. Relative units are the same at every size: no weight.
+    config = small_config(size=64, levels=2, steps=2, tv_weight=0.5, loss_units=units)
     coarse = next(run_gatys(config, content_image, style_image))
     assert coarse.size == (24, 32)
-    expected = 4 * (config.alpha * coarse.content + config.tv_weight * coarse.tv) + config.beta * coarse.style
+    expected = pixel_weight * (config.alpha * coarse.content + config.tv_weight * coarse.tv) + config.beta * coarse.style
     assert coarse.total == pytest.approx(expected, rel=1e-6)
     # the engine reports each term as it enters the total, pixel weight included, once
-    assert coarse.weighted == pytest.approx({"content": 4 * config.alpha * coarse.content, "style": config.beta * coarse.style,
-                                             "tv": 4 * config.tv_weight * coarse.tv}, rel=1e-6)  # fmt: skip
+    assert coarse.weighted == pytest.approx({"content": pixel_weight * config.alpha * coarse.content,
+                                             "style": config.beta * coarse.style,
+                                             "tv": pixel_weight * config.tv_weight * coarse.tv}, rel=1e-6)  # fmt: skip
     assert sum(coarse.weighted.values()) == pytest.approx(coarse.total, rel=1e-6)
 
 
@@ -444,3 +460,19 @@ def test_the_plot_of_the_first_step_spans_the_run_and_whole_decades():
     assert "0" in ticks and "100" in ticks and not any(t.startswith(("−0.0", "-0.0")) for t in ticks)
     assert svg.count("853") == 0  # no tick repeats the one value
     assert {"10⁵", "10⁶"} <= set(ticks)  # the decades, as plain text (not TeX, which took a third of the plot's time)
+
+
+def test_the_iterate_average_is_the_moving_average_of_the_iterates(content_image, style_image):
+    # The average does not steer the optimiser, so a run without it shows the same iterates x_0..x_n
+    # (a record's picture is the image before its step); the average's picture is a_n, with
+    # a_0 = x_0 and a_k = d a_(k-1) + (1 - d) x_k. Pictures are 8-bit: within a level or two.
+    decay, steps = 0.6, 5
+    plain = [r.image for r in run_gatys(small_config(steps=steps + 1), content_image, style_image, image_every=1)]
+    iterates = [np.asarray(image, float) for image in plain[: steps + 1]]
+    expected = iterates[0]
+    for x in iterates[1:]:
+        expected = decay * expected + (1 - decay) * x
+    averaged = list(run_gatys(small_config(steps=steps, iterate_average=decay), content_image, style_image))
+    final = np.asarray(averaged[-1].image, float)
+    assert np.abs(final - expected).max() <= 2
+    assert np.abs(iterates[-1] - expected).mean() > 1  # the average is not simply the last iterate

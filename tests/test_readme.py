@@ -47,6 +47,7 @@ EXPECTED = {
     "python -m nst fast --content ui/images/tubingen.jpg --style ui/images/starry_night.jpg --style": ("finishes", ["regions-fast.png"]),
     "python -m nst fast": ("finishes", ["fast.png"]),
     "python -m nst cyclegan --model huggan/": "offline",
+    "python -m nst cyclegan --model vintagify": ("finishes", ["vintage.png"]),
     "python -m nst cyclegan --model outputs/": ("finishes", ["monet.png"]),
     "python -m nst import-official latest_net_G.pth --out weights/style_monet --push-to-hub": "offline",
     "python -m nst import-official": ("finishes", ["weights/style_monet/model.safetensors"]),
@@ -55,14 +56,19 @@ EXPECTED = {
 }
 
 
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]  # the front page and the pages it links
+
+
 def readme_commands() -> list[str]:
-    """The bash blocks' commands: continued lines joined, comments dropped."""
+    """The bash blocks' commands in the README and docs/*.md, each once: continued lines joined,
+    comments dropped."""
     commands = []
-    for block in re.findall(r"```bash\n(.*?)```", (ROOT / "README.md").read_text(), re.S):
-        for line in re.sub(r"\\\n\s*", "", block).splitlines():
-            line = line.strip()
-            if line and not line.startswith("#"):
-                commands.append(re.sub(r"\s+#.*$", "", line))
+    for document in DOCUMENTS:
+        for block in re.findall(r"```bash\n(.*?)```", document.read_text(), re.S):
+            for line in re.sub(r"\\\n\s*", "", block).splitlines():
+                line = line.strip()
+                if line and not line.startswith("#") and re.sub(r"\s+#.*$", "", line) not in commands:
+                    commands.append(re.sub(r"\s+#.*$", "", line))
     return commands
 
 

@@ -13,7 +13,7 @@ from conftest import synthetic_image
 from nst.feedforward.magenta import FastConfig, fast_stylize
 from nst.gatys.config import GatysConfig
 from nst.gatys.engine import run_gatys
-from nst.gatys.losses import gram_matrix, style_loss, style_target_gram
+from nst.gatys.losses import gram_matrix, paper_style_scale, style_loss, style_target_gram
 from nst.regions import MaskNote, RegionError, read_regions
 
 RED, BLUE, BLACK = (255, 0, 0), (0, 0, 255), (0, 0, 0)
@@ -84,7 +84,8 @@ def test_a_masked_gram_matrix_sees_the_masked_positions_only():
     style = gram_matrix(torch.rand(1, 8, 7, 4, generator=generator))
     target = style_target_gram(style, 28, float((left * left).sum()))
     assert torch.allclose(target, style * 6 / 28)
-    assert style_loss({"a": gram_matrix(features * left)}, {"a": target}, {"a": 6.0}, {"a": 1.0}).item() == pytest.approx(
+    scale = {"a": paper_style_scale(8, 6.0)}
+    assert style_loss({"a": gram_matrix(features * left)}, {"a": target}, scale, {"a": 1.0}).item() == pytest.approx(
         ((gram_matrix(features[..., :1]) - target) ** 2).sum().item() / (4 * 8**2 * 6**2))
 
 

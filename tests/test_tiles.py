@@ -53,11 +53,12 @@ def problem(config: GatysConfig, regions=None):
     return vgg, targets, image, content
 
 
+@pytest.mark.parametrize("statistic", ["gram", "mean-cov"])
 @pytest.mark.parametrize("with_regions", [False, True])
-def test_tiled_losses_and_gradients_equal_the_whole_pictures(with_regions):
+def test_tiled_losses_and_gradients_equal_the_whole_pictures(with_regions, statistic):
     # 100x76 px in tiles of 64 px (2 x 2, each read with a 16 px halo) against one pass.
     regions = read_regions(two_halves(100, 76, right=(0, 0, 0)), (76, 100), 1, keep_color="black") if with_regions else None
-    whole_config, tiled_config = tiny(tile_size=0), tiny(tile_size=64)
+    whole_config, tiled_config = tiny(tile_size=0, style_statistic=statistic), tiny(tile_size=64, style_statistic=statistic)
     assert len(plan_tiles(76, 100, 64, whole_config.content_layers + whole_config.style_layers)) == 4
     vgg, targets, image, _ = problem(whole_config, regions)
     _, tiled_targets, _, _ = problem(tiled_config, regions)

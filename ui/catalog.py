@@ -11,6 +11,7 @@ from pathlib import Path
 import gradio as gr
 
 from nst.cyclegan.hub import CHECKPOINT_SUFFIXES, INDEX_FILE, direction_labels, is_cached_or_reachable, looks_like_path
+from ui.examples import example_files
 
 PROJECT = Path(__file__).resolve().parents[1]
 DEFAULT_WEIGHTS_DIR = PROJECT / "weights"
@@ -28,13 +29,18 @@ OFFLINE_WAYS = (
 )
 
 
+DEFAULT_EXAMPLES = ("tubingen", "cat", "starry_night", "shipwreck")  # a model whose domains are unknown: photos and paintings
+
+
 @dataclass
 class CatalogEntry:
     name: str  # what the app shows
     source: str  # a model source for nst.cyclegan.hub.load_generator
     directions: dict[str, str] = field(default_factory=lambda: {"AtoB": "A → B"})  # direction -> label
-    description: str = ""
+    description: str = ""  # what goes in and what comes out
     license: str = ""
+    examples: list[str] = field(default_factory=lambda: list(DEFAULT_EXAMPLES))  # ui.examples names of inputs it is for
+    examples_label: str = "Examples"
 
 
 def weights_dir() -> Path:
@@ -97,8 +103,10 @@ def _entry(source: str) -> CatalogEntry | None:
 
 
 def model_info(source: str):
-    """The direction radio for a model (labelled from the catalog) and a note about the model:
-    what it is, and how to get one when it is neither on this machine nor reachable."""
+    """What the tab shows for the model picked: the direction radio with only the directions it
+    has (labelled from the catalog), a note on what goes in and comes out (and how to get it when it
+    is neither on this machine nor reachable), the examples of its input domain, and the cycle's
+    place: the gallery for a model with both directions, a sentence in its place otherwise."""
     entry = _entry(source)
     labels = entry.directions if entry else direction_labels()
     choices = [(f"{direction}: {label}", direction) for direction, label in labels.items()]
@@ -108,4 +116,20 @@ def model_info(source: str):
         note += f"\n\n**No file or folder `{source}` on this machine.** Pick a model from the list, or give an existing path."
     elif source and not is_cached_or_reachable(source):
         note += f"\n\n**`{source}` is not on this machine and the Hub cannot be reached.** {OFFLINE_WAYS}"
-    return gr.Radio(choices=choices, value=choices[0][1]), note
+    two_way = set(labels) == {"AtoB", "BtoA"}
+    cycle_note = "" if two_way else f"{SINGLE_GENERATOR} ({next(iter(labels.values()))})."
+    examples, label = example_inputs(source)
+    return (gr.Radio(choices=choices, value=choices[0][1]), note, gr.Dataset(samples=[[str(path)] for path in examples], label=label),
+            gr.update(visible=two_way), cycle_note)  # fmt: skip
+
+
+SINGLE_GENERATOR = "No cycle to show: this model has one generator, so nothing brings the translation back"
+
+
+def example_inputs(source: str | None) -> tuple[list[Path], str]:
+    """(the example pictures for a model's input domain, their label): the catalog's, or photos
+    and paintings for a model it does not describe."""
+    entry = _entry(str(source or "").strip())
+    names, label = (entry.examples, entry.examples_label) if entry else (list(DEFAULT_EXAMPLES), "Examples")
+    files = example_files()
+    return [files[name] for name in names], label

@@ -15,6 +15,7 @@ from nst.cyclegan.hub import direction_labels, load_generator
 from nst.cyclegan.translate import WEBCAM_SIDE, cycle_l1, prepare_generator, translate
 from nst.errors import ModelLoadError
 from nst.images import ImageError
+from ui.catalog import SINGLE_GENERATOR, example_inputs
 from ui.widgets import open_upload, status_html, user_error
 
 
@@ -57,7 +58,7 @@ def cyclegan(image_path: str | None, source: str, direction: str, max_side: int)
         image = open_upload(image_path, "input", int(max_side))
         if image is None:
             raise user_error("Please upload an image to translate.")
-        label = loaded_generator(source, direction).label or direction
+        label = loaded_generator(source, direction).label
         has_cycle = _loads(source, back)
         start = time.perf_counter()
         output, reconstruction = _translate_on_gpu(source, direction, image, int(max_side), back if has_cycle else None)
@@ -67,9 +68,9 @@ def cyclegan(image_path: str | None, source: str, direction: str, max_side: int)
     except (ModelLoadError, ImageError) as error:
         yield gr.skip(), status_html(f"Not translated: {error}"), gr.skip(), gr.skip()
         raise user_error(error, duration=None) from error
-    done = f"Done: {label}, {output.width}×{output.height} px in {time.perf_counter() - start:.1f} s."
+    done = f"Done: {label or direction}, {output.width}×{output.height} px in {time.perf_counter() - start:.1f} s."
     shown = image.resize(output.size, Image.Resampling.LANCZOS)
-    yield (shown, output), status_html(done), *_cycle_view(shown, output, reconstruction, direction)
+    yield (shown, output), status_html(done), *_cycle_view(shown, output, reconstruction, direction, label)
 
 
 def _loads(source: str, direction: str) -> bool:
@@ -80,14 +81,12 @@ def _loads(source: str, direction: str) -> bool:
     return True
 
 
-def _cycle_view(image: Image.Image, output: Image.Image, reconstruction: Image.Image | None, direction: str):
-    """(gallery items, note) of the cycle x -> G(x) -> F(G(x))."""
+def _cycle_view(image: Image.Image, output: Image.Image, reconstruction: Image.Image | None, direction: str, label: str):
+    """(gallery items, note) of the cycle x -> G(x) -> F(G(x)); `label` names the way there."""
     labels = direction_labels()
-    there, back = labels[direction], labels["BtoA" if direction == "AtoB" else "AtoB"]
-    if reconstruction is None:
-        note = ("No cycle to show: this model has a single generator, so nothing brings the translation back. "
-                "Models with both directions (G_AB/ and G_BA/) show input, translation and reconstruction here.")  # fmt: skip
-        return [(image, "input"), (output, f"translation ({there})")], note
+    there, back = label or labels[direction], labels["BtoA" if direction == "AtoB" else "AtoB"]
+    if reconstruction is None:  # the tab shows this sentence in the cycle's place (ui.catalog.model_info)
+        return [], f"{SINGLE_GENERATOR} ({there})."
     distance = cycle_l1(image, reconstruction)
     note = (f"Cycle L1 distance |F(G(x)) − x| = {distance:.4f} (mean over pixels and channels, 0–1 scale): "
             "how far the way back misses the input, the quantity the cycle-consistency loss makes small.")  # fmt: skip
@@ -105,6 +104,12 @@ def _translate_on_gpu(source: str, direction: str, image: Image.Image, max_side:
     return output, (translate(cached_generator(source, back), output) if back else None)
 
 
+
+
+def example_input(index: int | None, source: str) -> str | None:
+    """The example picked in the tab's examples, which are the chosen model's (ui.catalog)."""
+    examples, _ = example_inputs(source)
+    return str(examples[index]) if index is not None and 0 <= index < len(examples) else None
 
 
 def translate_frame(frame: Image.Image | None, source: str, direction: str, rate: dict | None):

@@ -10,8 +10,10 @@ from pathlib import Path
 IMAGES = Path(__file__).resolve().parent / "images"
 
 # scikit-image's bundled photos: chelsea (CC0, Stefan van der Walt), astronaut (public domain,
-# NASA), coffee (CC0, Rachel Michetti).
-SKIMAGE_PHOTOS = {"cat": "chelsea.png", "astronaut": "astronaut.png", "coffee": "coffee.png"}
+# NASA), coffee (CC0, Rachel Michetti), rocket (public domain, SpaceX), motorcycle (the
+# Middlebury 2014 stereo benchmark's, as scikit-image ships it).
+SKIMAGE_PHOTOS = {"cat": "chelsea.png", "astronaut": "astronaut.png", "coffee": "coffee.png", "rocket": "rocket.jpg",
+                  "motorcycle": "motorcycle_left.png"}  # fmt: skip
 PAINTINGS = ("starry_night", "the_scream", "shipwreck", "woman_with_hat_matisse")
 
 # The regions example: the Tübingen photo's sky painted red, its town blue, its river left unpainted
@@ -23,6 +25,20 @@ GATYS_PAIRS = [
     ("cat", "the_scream"),
     ("astronaut", "shipwreck"),
     ("coffee", "woman_with_hat_matisse"),
+]
+
+# The pairs the defaults are judged on (python -m bench.quality): night and day, faces, close-ups
+# and a townscape, in busy and flat paintings.
+QUALITY_PAIRS = [
+    ("tubingen", "starry_night"),  # day, a townscape
+    ("rocket", "shipwreck"),  # night, a dark sea
+    ("rocket", "starry_night"),  # night, a night sky
+    ("motorcycle", "the_scream"),  # indoor close-up, many small edges
+    ("cat", "woman_with_hat_matisse"),  # an animal's face, a flat painting
+    ("astronaut", "shipwreck"),  # a portrait
+    ("astronaut", "the_scream"),  # a portrait in a face painting
+    ("coffee", "starry_night"),  # a close-up, flat background
+    ("tubingen", "woman_with_hat_matisse"),  # a townscape, a flat painting
 ]
 
 

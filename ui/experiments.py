@@ -12,13 +12,15 @@ from nst.gatys.engine import RunStopped
 from nst.gatys.sweep import Axis, SweepConfig, contact_sheet, quality_caption, run_sweep, save_report
 from nst.gatys.vgg import VGGWeightsError
 from nst.images import ImageError
+from ui import zero_gpu
 from ui.loss_plot import figure_svg
 from ui.widgets import new_result_path, open_upload, status_html, user_error
 
 # The study's figures, one click each: (rows, columns) as `name=values` (see Axis.parse).
 _CUMULATIVE = ";".join(",".join(f"conv{b}_1" for b in range(1, n + 1)) for n in range(1, 6))
 STUDY_SWEEPS: dict[str, tuple[str, str | None]] = {
-    "alpha/beta ratio, 1e-1 to 1e-8": ("log10_ratio=-1,-2,-3,-4,-5,-6,-7,-8", None),
+    "alpha/beta ratio, 10 to 1e-4 (relative units)": ("log10_ratio=1,0,-1,-2,-3,-4", None),
+    "loss units: relative or the paper's, at alpha/beta 0.1 and 1e-5": ("loss_units=relative,paper", "log10_ratio=-1,-5"),
     "style layers, conv1_1 then up to conv5_1": (f"style_layers={_CUMULATIVE}", None),
     "pooling x LR scheduler": ("pooling=max,avg", "scheduler=none,plateau"),
     "initial image: copy of the content or white noise": ("init=content,noise", None),
@@ -27,6 +29,8 @@ STUDY_SWEEPS: dict[str, tuple[str, str | None]] = {
     # run carries its image) and then what Gatys makes of it, beside the same from the content and from noise
     "initial image: content, noise or feed-forward, at step 0 and after 60": ("init=content,noise,fast", "steps=0,60"),
     "pretrained or random VGG19": ("vgg_weights=original,random", None),
+    "style loss: Gram or mean and covariance": ("style_statistic=gram,mean-cov", None),
+    "picture: the best iterate or their moving average": ("iterate_average=0,0.9", None),
 }
 
 
@@ -36,21 +40,37 @@ def study_sweep(name: str) -> tuple[str, str]:
     return rows, columns or ""
 
 
-def _sweep_gpu_seconds(*args, **kwargs) -> int:
-    return 300  # a few small runs; not measured yet on ZeroGPU
+def _sweep(rows: str, columns: str, size: int, steps: int, network: str) -> SweepConfig:
+    try:
+        base = GatysConfig(size=int(size), steps=int(steps), vgg_weights=network)
+        return SweepConfig(Axis.parse(rows), Axis.parse(columns) if columns.strip() else None, base)
+    except ValueError as error:
+        raise user_error(error) from error
+
+
+def _sweep_gpu_seconds(content, style, rows: str, columns: str, size: int, steps: int, network: str) -> int:
+    """ZeroGPU time to reserve for every cell of the sweep (ui.zero_gpu), never more than it grants."""
+    cells = len(_sweep(rows, columns, size, steps, network).cells())
+    return zero_gpu.duration(zero_gpu.gatys_seconds(int(steps), int(size), cells))
+
+
+def run_experiment(content: str | None, style: str | None, rows: str, columns: str, size: int, steps: int, network: str):
+    """Run the sweep button (api_name /sweep): a sweep that cannot fit in one ZeroGPU call is
+    refused before it asks for the GPU."""
+    if content is None or style is None:
+        raise user_error("Please upload a content image and a style image.")
+    refused = zero_gpu.refusal(int(steps), int(size), len(_sweep(rows, columns, size, steps, network).cells()))
+    if refused:
+        yield gr.skip(), gr.skip(), gr.skip(), status_html(f"Not run: {refused}")
+        raise user_error(refused, duration=None)
+    yield from _sweep_on_gpu(content, style, rows, columns, size, steps, network)
 
 
 @spaces.GPU(duration=_sweep_gpu_seconds)
-def run_experiment(content: str | None, style: str | None, rows: str, columns: str, size: int, steps: int, network: str):
+def _sweep_on_gpu(content: str, style: str, rows: str, columns: str, size: int, steps: int, network: str):
     """Yields (gallery, loss plot, downloads, status) after each finished cell."""
-    if content is None or style is None:
-        raise user_error("Please upload a content image and a style image.")
-    try:
-        base = GatysConfig(size=int(size), steps=int(steps), vgg_weights=network)
-        sweep = SweepConfig(Axis.parse(rows), Axis.parse(columns) if columns.strip() else None, base)
-        cells_planned = sweep.cells()
-    except ValueError as error:
-        raise user_error(error) from error
+    sweep = _sweep(rows, columns, size, steps, network)
+    cells_planned = sweep.cells()
     images = (open_upload(content, "content", int(size)), open_upload(style, "style", int(size)))
     sheet_path = new_result_path().with_name("contact_sheet.png")
     report_path = sheet_path.with_name("sweep.json")

@@ -8,24 +8,30 @@ from typing import Any, get_origin, get_type_hints
 
 import gradio as gr
 import spaces
+import spaces.config
+import torch
 from PIL import Image
 
 from nst.device import resolve_device
-from nst.gatys.config import VGG_WEIGHTS_ENV, GatysConfig, preset
+from nst.gatys.config import PRESETS, VGG_WEIGHTS_ENV, GatysConfig, default_size, preset
 from nst.gatys.memory import available_bytes, largest_size
 from nst.gatys.engine import RunStopped, run_gatys
 from nst.gatys.vgg import IMAGENET_FILE, VGGWeightsError, imagenet_availability, imagenet_cache_path
 from nst.images import ImageError, fit_long_side
+from ui import zero_gpu
 from ui.loss_plot import LossHistory, loss_svg
 from ui.regions import painted_mask, painting_over, region_styles
 from ui.widgets import KeptLast, file_digest, new_result_path, open_upload, status_html, user_error
 
 FRAMES = 20  # intermediate images streamed per run
 DEFAULTS = GatysConfig()  # its vgg_weights: NST_VGG19_WEIGHTS, or the original network
+# The size a Run starts with: the device's default (nst.gatys.config.DEFAULT_SIZE); a ZeroGPU
+# Space has its GPU only inside a run, so it says so through its environment.
+RUN_SIZE = default_size("cuda" if spaces.config.Config.zero_gpu or torch.cuda.is_available() else resolve_device(DEFAULTS.device))
 CONFIG_TYPES = get_type_hints(GatysConfig)
 # The size slider's end: the largest 4:3 picture at the defaults that this machine's memory holds
 # (nst.gatys.memory), at most 4096 px; a run checks its own settings before it starts.
-LARGEST_SIZE = max(DEFAULTS.size, min(4096, largest_size(DEFAULTS, (1024, 768), available_bytes(resolve_device(DEFAULTS.device)))))
+LARGEST_SIZE = max(RUN_SIZE, min(4096, largest_size(DEFAULTS, (1024, 768), available_bytes(resolve_device(DEFAULTS.device)))))
 RUN_OUTPUTS = ("image", "plot", "download", "status", "state")  # what a run updates, in the order the layout lists them
 
 
@@ -57,9 +63,8 @@ def _typed(name: str, value: Any) -> Any:
 
 
 def _gatys_gpu_seconds(**named) -> int:
-    """ZeroGPU time to reserve: 30 s plus 50 ms a step at 512 px (scaled by pixels), a wide
-    margin over a big GPU; not measured yet on ZeroGPU."""
-    return int(30 + int(named.get("steps") or 1) * (int(named.get("size") or 256) / 512) ** 2 * 0.05)
+    """ZeroGPU time to reserve for a run (ui.zero_gpu), never more than it grants."""
+    return zero_gpu.duration(zero_gpu.gatys_seconds(int(named.get("steps") or 1), int(named.get("size") or RUN_SIZE)))
 
 
 def _outputs(**values) -> tuple:
@@ -67,8 +72,18 @@ def _outputs(**values) -> tuple:
     return tuple(values.get(name, gr.skip()) for name in RUN_OUTPUTS)
 
 
-@spaces.GPU(duration=_gatys_gpu_seconds)
 def run_gatys_tab(**named):
+    """The Run button (api_name /gatys): a run that cannot fit in one ZeroGPU call is refused
+    before it asks for the GPU; then _run_on_gpu streams it."""
+    refused = zero_gpu.refusal(int(named.get("steps") or 1), int(named.get("size") or RUN_SIZE))
+    if refused:
+        yield _outputs(status=status_html(f"Not run: {refused}"))
+        raise user_error(refused, duration=None)
+    yield from _run_on_gpu(**named)
+
+
+@spaces.GPU(duration=_gatys_gpu_seconds)
+def _run_on_gpu(**named):
     """Stream the RUN_OUTPUTS (image, loss plot, PNG file, status, run state) about FRAMES times
     during the run.
 
@@ -91,7 +106,7 @@ def run_gatys_tab(**named):
         styles = region_styles(painted, style, style2)
         config = config.replace(mask=str(result.with_name("regions.png")), region_colors=painted, keep_color=keep,
                                 style_blend_weights=None)  # fmt: skip
-    history, state = LossHistory(planned_steps=config.steps), run_state(0, config.steps)
+    history, state, shown = LossHistory(planned_steps=config.steps), run_state(0, config.steps), None
     loading = "Loading VGG19 and computing the targets..."
     yield _outputs(status=status_html(loading, 0, config.steps), state=state)
     try:
@@ -102,7 +117,8 @@ def run_gatys_tab(**named):
                 record.image.save(result)  # lossless, so Stop still leaves a PNG to download
                 state = run_state(record.step, config.steps)
                 text = f"Step {record.step} of {config.steps} · total loss {record.total:.4g} · {record.elapsed_s:.1f} s"
-                yield _outputs(image=shown_at(record.image, final_size), download=str(result),
+                shown = shown_at(record.image, final_size)
+                yield _outputs(image=shown, download=str(result),
                                status=status_html(text, record.step, config.steps), state=state)  # fmt: skip
                 yield _outputs(plot=loss_svg(history))  # after the picture, which then shows 0.1 s sooner
     except RunStopped as error:  # the last image with a finite loss stays on screen and downloadable
@@ -132,7 +148,9 @@ def run_gatys_tab(**named):
         where = " The painting was made over another picture and is not used: paint over this one under “Where the style goes”."
     done = f"Done: {config.steps} steps in {record.elapsed_s:.1f} s.{where} Download the PNG below the plot."
     ended = run_state(config.steps, config.steps, running=False)
-    yield _outputs(status=status_html(done, config.steps, config.steps), state=ended)
+    # the last update carries the whole result: gradio_client's predict() returns only this one
+    yield _outputs(image=shown, plot=loss_svg(history), download=str(result), status=status_html(done, config.steps, config.steps),
+                   state=ended)  # fmt: skip
 
 
 def targets_cache(files: list[str | None], config: GatysConfig) -> dict | None:
@@ -183,7 +201,7 @@ def preset_values(name: str, controls: tuple[str, ...]) -> tuple:
     order; EDITED leaves them as they are."""
     if name == EDITED:
         return tuple(gr.skip() for _ in controls)
-    config = preset(name)
+    config = preset(name, **({} if "size" in PRESETS[name] else {"size": RUN_SIZE}))
     values = {"log10_ratio": round(math.log10(config.alpha / config.beta), 2), "lr": config.lr or 0}
     values = [values[c] if c in values else getattr(config, c) for c in controls]
     return tuple(list(v) if isinstance(v, tuple) else v for v in values)

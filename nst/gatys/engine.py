@@ -24,7 +24,8 @@ from nst.feedforward.magenta import FastConfig, fast_stylize
 from nst.gatys.config import GatysConfig
 from nst.gatys.lbfgs import LBFGS
 from nst.gatys.memory import available_bytes, check_fits
-from nst.gatys.losses import content_loss, gram_matrix, style_loss, style_target_gram, tv_loss
+from nst.gatys.losses import (augment_with_ones, content_loss, gram_matrix, paper_style_scale, style_loss, style_moments,
+                              style_target_gram, tv_loss)
 from nst.gatys.tiles import owned_features, plan_tiles, scale, stride, tiled_features
 from nst.gatys.vgg import VGGFeatures, channels, load_vgg19, min_side
 from nst.images import fit_long_side, image_to_tensor, load_image, resize_tensor, tensor_to_image
@@ -80,8 +81,9 @@ class StyleTarget:
     """One style term of eq. 5 at one level: the Gram matrices A^l to match over M_l positions,
     the whole picture's or, with regions, a region's (nst.gatys.losses.style_loss)."""
 
-    grams: dict[str, torch.Tensor]  # A^l, fp32, rescaled to `positions` (style_target_gram)
-    positions: dict[str, float]  # M_l: the layer's positions, or the region's sum m^2 there
+    grams: dict[str, torch.Tensor]  # A^l, fp32, rescaled to the layer's (or region's) positions M_l (style_target_gram)
+    scales: dict[str, float]  # E_l's denominator: 4 N_l^2 M_l^2 (eq. 4), or |A^l|^2 in relative units (style_term)
+    roots: dict[str, torch.Tensor] | None = None  # Sigma_s^1/2 per layer for the mean-and-covariance loss; None: Gram
     masks: dict[str, torch.Tensor] | None = None  # the region's mask at each layer, (1, 1, h, w); None: everywhere
     share: float = 1.0  # the term's weight: its region's share of the picture
 
@@ -105,8 +107,8 @@ class _Level:
     content: torch.Tensor  # (1, 3, H, W), the content image at this size
     style: torch.Tensor  # the first style image, prepared for this level (init "style" starts from it)
     targets: Targets
-    pixel_weight: float  # L_content and L_tv sum over pixels, E_l is normalised by M_l^2 (eq. 4):
-    # a level with 4x fewer pixels weights them 4x to optimise the finest level's trade-off
+    pixel_weight: float  # in paper units L_content and L_tv sum over pixels, E_l is normalised by M_l^2 (eq. 4): a
+    # level with 4x fewer pixels weights them 4x to optimise the finest level's trade-off; relative units need none (1)
     last: bool
 
 
@@ -227,7 +229,7 @@ def _levels(config, vgg, content_image, style_images, blend, device, cache: dict
                 content_t = color.luminance(content_t)
             cache[key] = (content_t, style_ts[0], compute_targets(config, vgg, content_t, style_ts, blend, regions))
         content_t, first_style, targets = cache[key]
-        pixel_weight = (finest[0] * finest[1]) / (size[0] * size[1])
+        pixel_weight = 1.0 if config.loss_units == "relative" else (finest[0] * finest[1]) / (size[0] * size[1])
         yield _Level(size, updates, content_t, first_style, targets, pixel_weight, last=index == len(plan) - 1)
         if private:  # a finished level's targets are not needed again (a print has seven levels)
             del cache[key]
@@ -238,7 +240,9 @@ def _optimise_level(config, vgg, level: _Level, image, step: int, clock: float, 
     last level, one for the final image); returns the step count reached and the level's best image.
 
     A step may raise the loss (LBFGS then takes it back in part at the next step, Adam does not):
-    what a level hands on, and the final record shows, is the image with the lowest loss seen."""
+    what a level hands on, and the final record shows, is the image with the lowest loss seen; with
+    config.iterate_average, the moving average of the iterates instead (and the records' pictures
+    show it)."""
     if level.targets.content is None and not torch.equal(image, level.content):
         level.targets.content = content_targets(config, vgg, level.content)  # else step 0 reads them (evaluate)
     parameters, compose = image_parameters(config, image)
@@ -246,10 +250,11 @@ def _optimise_level(config, vgg, level: _Level, image, step: int, clock: float, 
     optimizer = make_optimizer(config, parameters, project)
     scheduler = _make_scheduler(config, optimizer)
     best, best_image, unit = None, image.detach().clone(), None
+    average = image.detach().clone() if config.iterate_average else None
     for update in range(level.updates + level.last):
         is_update = update < level.updates
         optimizer.zero_grad()
-        image = compose()
+        image = compose() if is_update or average is None else average  # the final record: the average's own losses
         losses, gradient = evaluate(config, vgg, image, level.targets, level.pixel_weight, backward=is_update, unit=unit)
         unit = _loss_unit(losses.total) if unit is None else unit
         if not torch.isfinite(losses.total):
@@ -260,7 +265,7 @@ def _optimise_level(config, vgg, level: _Level, image, step: int, clock: float, 
             )
         if best is None or losses.total <= best.total:
             best, best_image = losses, image.detach().clone()
-        elif not is_update:  # the final record: the best image, not a step still to be taken back
+        elif not is_update and average is None:  # the final record: the best image, not a step still to be taken back
             losses, image = best, best_image
         want_image = (level.last and not is_update) or (image_every > 0 and step % image_every == 0)
         yield StepRecord(
@@ -270,7 +275,7 @@ def _optimise_level(config, vgg, level: _Level, image, step: int, clock: float, 
             elapsed_s=time.perf_counter() - clock,
             size=level.size,
             lr=optimizer.param_groups[0]["lr"],
-            image=_to_output(config, image, content_image, level.size) if want_image else None,
+            image=_to_output(config, image if average is None else average, content_image, level.size) if want_image else None,
         )
         if is_update:
             gradient()  # after the record, whose picture is then shown a backward pass sooner
@@ -279,7 +284,9 @@ def _optimise_level(config, vgg, level: _Level, image, step: int, clock: float, 
                 project()
             step_scheduler(scheduler, losses.total)
             step += 1
-    return step, best_image
+            if average is not None:
+                average.lerp_(compose().detach(), 1 - config.iterate_average)
+    return step, best_image if average is None else average
 
 
 def image_parameters(config: GatysConfig, image: torch.Tensor):
@@ -363,10 +370,32 @@ def compute_targets(config, vgg, content_t, style_ts, blend, regions: Regions | 
     if regions is None:
         grams = {layer: sum(b * style_target_gram(*grams[layer], positions[layer]) for b, grams in zip(blend, style_grams))
                  for layer in config.style_layers}  # fmt: skip
-        return Targets(None, {"style": StyleTarget(grams, positions)})
+        return Targets(None, {"style": style_term(config, grams, positions)})
     names = ["style"] if len(regions.styled) == 1 else [f"style {i + 1}" for i in range(len(regions.styled))]
     return Targets(None, {name: _region_target(config, regions, region, grams, content_t)
                           for name, region, grams in zip(names, regions.styled, style_grams)})  # fmt: skip
+
+
+def style_term(config, grams: dict[str, torch.Tensor], positions: dict[str, float], masks=None, share=1.0) -> StyleTarget:
+    """The style term towards A^l = `grams` over M_l = `positions`, with the denominators of
+    config.loss_units and, for the mean-and-covariance loss, the style's Sigma_s^1/2."""
+    if config.style_statistic == "mean-cov":
+        roots = {layer: style_moments(gram) for layer, gram in grams.items()}
+        # relative: over the style's second moment tr Sigma_s + |mu_s|^2, i.e. tr of its Gram over M
+        scales = {layer: float(gram[:-1, :-1].trace() / gram[-1, -1]) if config.loss_units == "relative" else 1.0
+                  for layer, gram in grams.items()}  # fmt: skip
+        return StyleTarget(grams, scales, roots, masks, share)
+    if config.loss_units == "relative":
+        scales = {layer: float(gram.pow(2).sum()) for layer, gram in grams.items()}
+    else:
+        scales = {layer: paper_style_scale(gram.shape[0], positions[layer]) for layer, gram in grams.items()}
+    return StyleTarget(grams, scales, None, masks, share)
+
+
+def content_scale(config, target: torch.Tensor) -> float | torch.Tensor:
+    """A content layer's denominator: 2 (eq. 1's 1/2), or |P^l|^2 of the whole layer in relative
+    units (never 0: while step 0 reads P^l the loss is 0 whatever it is)."""
+    return 2.0 if config.loss_units == "paper" else target.pow(2).sum().clamp_min(1e-12)
 
 
 def content_targets(config, vgg, content_t) -> dict[str, torch.Tensor]:
@@ -398,8 +427,16 @@ def _grams(config, vgg, style_t) -> dict[str, tuple[torch.Tensor, int]]:
     grams = {layer: 0 for layer in config.style_layers}
     for _, owned in tiled_features(vgg, style_t, config.tile_size):
         for layer in grams:
-            grams[layer] = grams[layer] + gram_matrix(owned[layer])
+            grams[layer] = grams[layer] + gram_matrix(_style_features(config, owned[layer]))
     return {layer: (gram, math.prod(_positions_shape(style_t, layer))) for layer, gram in grams.items()}
+
+
+def _style_features(config, features: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """A style layer's features as its Gram reads them: masked by a region's mask, and for the
+    mean-and-covariance loss with the ones (or the mask) appended (augment_with_ones)."""
+    if mask is not None:
+        features = features * mask.to(features.dtype)
+    return augment_with_ones(features, mask) if config.style_statistic == "mean-cov" else features
 
 
 def _region_target(config, regions: Regions, region: int, style_grams, content_t) -> StyleTarget:
@@ -415,7 +452,7 @@ def _region_target(config, regions: Regions, region: int, style_grams, content_t
                               "larger, or use fewer coarse-to-fine levels or a larger size")  # fmt: skip
         masks[layer], positions[layer] = mask, float((mask * mask).sum())
     grams = {layer: style_target_gram(*style_grams[layer], positions[layer]) for layer in config.style_layers}
-    return StyleTarget(grams, positions, masks, float(regions.masks[region].mean()))
+    return style_term(config, grams, positions, masks, float(regions.masks[region].mean()))
 
 
 def evaluate(config, vgg, image, targets: Targets, pixel_weight: float, backward: bool,
@@ -457,10 +494,11 @@ def evaluate(config, vgg, image, targets: Targets, pixel_weight: float, backward
     with torch.set_grad_enabled(backward):
         zero = torch.zeros((), device=image.device)
         weights = dict(zip(config.style_layers, config.layer_weights))
-        styles = {name: term.share * style_loss({layer: grams[name, layer] for layer in weights}, term.grams, term.positions,
-                                                weights) if weights else zero for name, term in targets.styles.items()}  # fmt: skip
+        styles = {name: term.share * style_loss({layer: grams[name, layer] for layer in weights}, term.grams, term.scales,
+                                                weights, term.roots) if weights else zero
+                  for name, term in targets.styles.items()}  # fmt: skip
         l_style = sum(styles.values(), zero) if len(styles) > 1 else next(iter(styles.values()))
-        l_tv = tv_loss(pixels) if config.tv_weight > 0 else zero
+        l_tv = tv_loss(pixels, mean=config.loss_units == "relative") if config.tv_weight > 0 else zero
         weighted = {"content": pixel_weight * config.alpha * l_content}
         weighted |= {name: config.beta * term for name, term in styles.items()}
         if config.tv_weight > 0:
@@ -489,17 +527,15 @@ def _tile_sums(config, vgg, image, targets: Targets, tile: Tile, reading_content
     features with regions), keyed (term name, layer); `reading_content`: `image` is the content
     image, and its features are copied into targets.content first."""
     owned = owned_features(vgg, image, tile)
-    if reading_content:
+    if reading_content:  # the image is the content: its loss is 0 whatever the denominator
         _keep_owned(targets.content, tile, owned)
-    l_content = sum((content_loss(owned[layer], tile.owned_of_whole(p, scale(layer))) for layer, p in targets.content.items()),
-                    torch.zeros((), device=image.device))  # fmt: skip
+    l_content = sum((content_loss(owned[layer], tile.owned_of_whole(p, scale(layer)), content_scale(config, p))
+                     for layer, p in targets.content.items()), torch.zeros((), device=image.device))  # fmt: skip
     grams = {}
     for name, term in targets.styles.items():
         for layer in config.style_layers:
-            features = owned[layer]
-            if term.masks is not None:
-                features = features * tile.owned_of_whole(term.masks[layer], scale(layer)).to(features.dtype)
-            grams[name, layer] = gram_matrix(features)
+            mask = None if term.masks is None else tile.owned_of_whole(term.masks[layer], scale(layer))
+            grams[name, layer] = gram_matrix(_style_features(config, owned[layer], mask))
     return l_content, grams
 
 
