@@ -64,17 +64,34 @@ def generator_dir(tmp_path):
     return save_generator(generator, tmp_path / "weights" / "tiny-red2blue", model_card("tiny", "random weights")), generator
 
 
+def is_result(output: tuple) -> bool:
+    """The last yield of a finished run, which carries the picture, the plot and the file at once."""
+    return isinstance(output[3], str) and "Done:" in output[3]
+
+
 def frames_of(run) -> list[tuple]:
-    """The yields of app.run_gatys_tab that carry an image (the first and last only update the status)."""
-    return [frame for frame in run if isinstance(frame[0], Image.Image)]
+    """The yields of app.run_gatys_tab that stream a picture (the first only updates the status)."""
+    return [frame for frame in run if isinstance(frame[0], Image.Image) and not is_result(frame)]
 
 
 def plots_of(outputs: list[tuple]) -> list[str]:
-    """The loss plots app.run_gatys_tab yielded, in order (each right after its picture)."""
-    return [output[1] for output in outputs if isinstance(output[1], str)]
+    """The loss plots app.run_gatys_tab streamed, in order (each right after its picture)."""
+    return [output[1] for output in outputs if isinstance(output[1], str) and not is_result(output)]
 
 
-def test_stylize_streams_frames_a_plot_and_a_png(app, image_files):
+@pytest.mark.parametrize(("frame_seconds", "streamed"), [(0.0, 41), (1e9, 2)])
+def test_pictures_stream_by_time_not_by_step_count(app, image_files, monkeypatch, frame_seconds, streamed):
+    """A picture at most every FRAME_SECONDS: every step when steps are slower, else the first
+    and the last (and the result carries the last again)."""
+    monkeypatch.setattr(gatys_handlers, "FRAME_SECONDS", frame_seconds)
+    outputs = list(app.run_gatys_tab(**gatys_args(app, image_files, steps=40)))
+    assert len(frames_of(outputs)) == streamed and is_result(outputs[-1])
+    image, plot, path, status, _ = outputs[-1]
+    assert image.size == (64, 48) and plot.startswith("<svg") and Image.open(path).size == (64, 48)
+
+
+def test_stylize_streams_frames_a_plot_and_a_png(app, image_files, monkeypatch):
+    monkeypatch.setattr(gatys_handlers, "FRAME_SECONDS", 0.0)  # every step: tiny steps take milliseconds
     outputs = list(app.run_gatys_tab(**gatys_args(app, image_files, steps=40, levels=2)))
     assert "Loading VGG19" in outputs[0][3] and "Done: 40 steps" in outputs[-1][3]
     frames = frames_of(outputs)
@@ -83,7 +100,7 @@ def test_stylize_streams_frames_a_plot_and_a_png(app, image_files):
     image, _, path, status, state = frames[-1]
     plots = plots_of(outputs)
     plot = plots[-1]
-    assert len(plots) == len(frames) and all(isinstance(outputs[i + 1][1], str) for i, o in enumerate(outputs) if isinstance(o[0], Image.Image))  # each picture, then its plot
+    assert len(plots) == len(frames) and all(isinstance(outputs[i + 1][1], str) for i, o in enumerate(outputs[:-1]) if isinstance(o[0], Image.Image))  # each picture, then its plot
     assert all(frame[1] == gr.skip() for frame in frames)  # the picture does not wait for its plot
     assert image.size == (64, 48) and state == {"step": 40, "steps": 40, "running": True}
     assert outputs[-1][4]["running"] is False and app.stopped_status(outputs[-1][4]) == gr.skip()  # Stop after Done
@@ -95,14 +112,15 @@ def test_stylize_streams_frames_a_plot_and_a_png(app, image_files):
     assert frames[0][0].size == (64, 48)  # the coarse level's picture is shown at the final size: no jump
 
 
-def test_stop_leaves_the_last_image_and_says_stopped(app, image_files):
+def test_stop_leaves_the_last_image_and_says_stopped(app, image_files, monkeypatch):
+    monkeypatch.setattr(gatys_handlers, "FRAME_SECONDS", 0.0)  # a picture every step
     run = app.run_gatys_tab(**gatys_args(app, image_files, steps=1000))
     frames = frames_of(output for output, _ in zip(run, range(6)))  # status, then a picture and its plot each
     run.close()  # what the Stop button's cancel does to the generator
     image, _, path, status, state = frames[-1]
     assert image.size == (64, 48) and Image.open(path).size == (64, 48)
-    assert "Step 100 of 1000" in status and state == {"step": 100, "steps": 1000, "running": True}
-    assert "Stopped at step 100 of 1000" in app.stopped_status(state)
+    assert "Step 2 of 1000" in status and state == {"step": 2, "steps": 1000, "running": True}
+    assert "Stopped at step 2 of 1000" in app.stopped_status(state)
 
 
 def test_a_run_on_the_same_pictures_reuses_the_targets(app, image_files, tmp_path, monkeypatch):
@@ -185,8 +203,8 @@ def test_print_preset_fills_the_multi_scale_controls(app):
     values = dict(zip(names, gatys_handlers.preset_values("print", names)))
     assert (values["size"], values["levels"], values["step_decay"]) == (2048, 0, 0.6)
     config = gatys_handlers.gatys_config({**values, "network": "random"}, second_style=False)
-    assert config.beta == pytest.approx(1e6)  # alpha / 10 ** log10_ratio, rounded
-    assert config.replace(beta=1e6) == preset("print", vgg_weights="random")
+    assert config.beta == pytest.approx(10)  # alpha / 10 ** log10_ratio, rounded
+    assert config.replace(beta=10.0) == preset("print", vgg_weights="random")
     assert gatys_handlers.LARGEST_SIZE >= 256 and app.gatys_controls["size"].maximum == gatys_handlers.LARGEST_SIZE
 
 
@@ -273,7 +291,7 @@ def test_cyclegan_handler_and_cache(app, generator_dir, tmp_path):
     assert list(app.fetch_model(photo, str(folder), "AtoB"))[-1].endswith("Translating...</span></div>")
     (before, after), status, cycle, note = list(app.cyclegan(photo, str(folder), "AtoB", 512))[-1]
     assert after.size == (70, 45) and before.size == (70, 45) and "Done: AtoB, 70×45 px" in status
-    assert len(cycle) == 2 and note.startswith("No cycle to show: this model has a single generator")
+    assert cycle == [] and note.startswith("No cycle to show: this model has one generator")
     assert np.array_equal(np.asarray(after), np.asarray(translate(prepare_generator(generator), image)))
     hits = cyclegan_handlers.cached_generator.cache_info().hits
     list(app.cyclegan(photo, str(folder), "AtoB", 512))
@@ -300,7 +318,7 @@ def test_the_cycle_is_shown_with_its_l1_distance(app, tmp_path):
     synthetic_image(60, 44, seed=5).save(tmp_path / "in.png")
     (before, after), status, cycle, note = list(app.cyclegan(str(tmp_path / "in.png"), str(folder), "AtoB", 512))[-1]
     images = [item[0] for item in cycle]
-    assert [item[1] for item in cycle] == ["input", "translation (A → B)", "back again (B → A)"]
+    assert [item[1] for item in cycle] == ["input", "translation (photo → monet)", "back again (monet → photo)"]
     assert [image.size for image in images] == [(60, 44)] * 3 and np.array_equal(np.asarray(images[1]), np.asarray(after))
     expected = translate(prepare_generator(g_ba), translate(prepare_generator(g_ab), before))
     assert np.array_equal(np.asarray(images[2]), np.asarray(expected))  # F(G(x)) through the other generator

@@ -50,7 +50,7 @@ def test_the_run_button_refuses_before_it_asks_for_the_gpu(zero_gpu_space, image
     content, style = map(str, image_files)
     run = run_gatys_tab(content=content, style=style, steps=1000, size=4096)
     status = next(run)[3]
-    assert "Not run: Too long for this Space's GPU" in status
+    assert "Not run: Too long for this Space&#x27;s GPU" in status  # escaped as HTML
     with pytest.raises(gr.Error, match="at most 84 steps fit"):
         next(run)
 

@@ -70,7 +70,7 @@ def cyclegan(image_path: str | None, source: str, direction: str, max_side: int)
         raise user_error(error, duration=None) from error
     done = f"Done: {label or direction}, {output.width}×{output.height} px in {time.perf_counter() - start:.1f} s."
     shown = image.resize(output.size, Image.Resampling.LANCZOS)
-    yield (shown, output), status_html(done), *_cycle_view(shown, output, reconstruction, direction, label)
+    yield (shown, output), status_html(done), *_cycle_view(shown, output, reconstruction, direction, source)
 
 
 def _loads(source: str, direction: str) -> bool:
@@ -81,12 +81,14 @@ def _loads(source: str, direction: str) -> bool:
     return True
 
 
-def _cycle_view(image: Image.Image, output: Image.Image, reconstruction: Image.Image | None, direction: str, label: str):
-    """(gallery items, note) of the cycle x -> G(x) -> F(G(x)); `label` names the way there."""
-    labels = direction_labels()
-    there, back = label or labels[direction], labels["BtoA" if direction == "AtoB" else "AtoB"]
+def _cycle_view(image: Image.Image, output: Image.Image, reconstruction: Image.Image | None, direction: str, source: str):
+    """(gallery items, note) of the cycle x -> G(x) -> F(G(x)), labelled with `source`'s domains."""
+    generic = direction_labels()
+    there = loaded_generator(source, direction).label or generic[direction]
     if reconstruction is None:  # the tab shows this sentence in the cycle's place (ui.catalog.model_info)
         return [], f"{SINGLE_GENERATOR} ({there})."
+    back_direction = "BtoA" if direction == "AtoB" else "AtoB"
+    back = loaded_generator(source, back_direction).label or generic[back_direction]
     distance = cycle_l1(image, reconstruction)
     note = (f"Cycle L1 distance |F(G(x)) − x| = {distance:.4f} (mean over pixels and channels, 0–1 scale): "
             "how far the way back misses the input, the quantity the cycle-consistency loss makes small.")  # fmt: skip

@@ -23,7 +23,7 @@ from ui.loss_plot import LossHistory, loss_svg
 from ui.regions import painted_mask, painting_over, region_styles
 from ui.widgets import KeptLast, file_digest, new_result_path, open_upload, status_html, user_error
 
-FRAMES = 20  # intermediate images streamed per run
+FRAME_SECONDS = 1.0  # a new picture streams about every second, or every step where steps are slower
 DEFAULTS = GatysConfig()  # its vgg_weights: NST_VGG19_WEIGHTS, or the original network
 # The size a Run starts with: the device's default (nst.gatys.config.DEFAULT_SIZE); a ZeroGPU
 # Space has its GPU only inside a run, so it says so through its environment.
@@ -84,8 +84,8 @@ def run_gatys_tab(**named):
 
 @spaces.GPU(duration=_gatys_gpu_seconds)
 def _run_on_gpu(**named):
-    """Stream the RUN_OUTPUTS (image, loss plot, PNG file, status, run state) about FRAMES times
-    during the run.
+    """Stream the RUN_OUTPUTS (image, loss plot, PNG file, status, run state) about every
+    FRAME_SECONDS during the run, whatever its number of steps, and the result at its end.
 
     Takes every control by name (`gatys_images` and `gatys_controls`): the images as file paths,
     the rest as GatysConfig fields plus the UI's own log10_ratio, network and style2_share, and
@@ -111,9 +111,11 @@ def _run_on_gpu(**named):
     yield _outputs(status=status_html(loading, 0, config.steps), state=state)
     try:
         targets = targets_cache([named["content"], named["style"], named.get("style2")], config)
-        for record in run_gatys(config, content, styles, image_every=max(1, config.steps // FRAMES), targets_cache=targets):
+        shown_at_s = -FRAME_SECONDS
+        for record in run_gatys(config, content, styles, image_every=1, targets_cache=targets):
             history.add(record)
-            if record.image is not None:
+            if record.image is not None and (record.elapsed_s - shown_at_s >= FRAME_SECONDS or record.step == config.steps):
+                shown_at_s = record.elapsed_s
                 record.image.save(result)  # lossless, so Stop still leaves a PNG to download
                 state = run_state(record.step, config.steps)
                 text = f"Step {record.step} of {config.steps} · total loss {record.total:.4g} · {record.elapsed_s:.1f} s"
