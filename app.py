@@ -50,6 +50,7 @@ CSS = """
   #gatys-examples { order: -1; }
   #gatys-examples .container { width: 56px !important; height: 56px !important; }
 }
+#cg-model input { text-overflow: ellipsis; padding-right: 2.2em; }  /* a long model name stops before the arrow */
 #sweep-gallery .caption-label { white-space: pre-line; max-width: calc(100% - 8px); text-overflow: clip; }  /* a cell's caption whole, on two lines */
 """
 CSS += f"#loss-plot svg {{ width: 100%; max-width: {PLOT_MAX_WIDTH_PX}px; height: auto; }}\n"  # ui.loss_plot: text of about 15 px at most

@@ -423,8 +423,8 @@ def test_predict_returns_the_result_of_every_streaming_endpoint(server, image_fi
     carries the picture, the plot and the file."""
     content, style = image_files
     client = Client(server.url, verbose=False)
-    image, plot, png, status = client.predict(content=handle_file(str(content)), style=handle_file(str(style)), steps=3,
-                                              size=64, network="random", api_name="/gatys")  # fmt: skip
+    image, plot, png, status = client.predict(content=handle_file(str(content)), style=handle_file(str(style)), style2=None,
+                                              steps=3, size=64, network="random", api_name="/gatys")  # fmt: skip
     assert Image.open(image).size == (64, 48) and Image.open(png).format == "PNG"
     assert "<svg" in plot and "Done: 3 steps" in status
     gallery, plot, files, status = client.predict(handle_file(str(content)), handle_file(str(style)), "log10_ratio=0,-1", "", 64, 2,

@@ -135,6 +135,8 @@ def test_readme_command_as_written(project, command):
         assert (project / name).stat().st_size > 100, name
         if name.endswith(".png"):
             assert max(Image.open(project / name).size) >= 128, name
+    if command.startswith("python -m nst gatys") and "--size" not in command and "--preset" not in command:
+        assert max(Image.open(project / "result.png").size) == 512  # the default: at least the preview's size
 
 
 def _starts(project: Path, command: str) -> None:

@@ -228,5 +228,6 @@ def vgg_notice(network: str):
 
 NETWORK_NOTES = {
     "original": "The original VGG19 (Simonyan & Zisserman's weights, which Gatys et al. used): built in, no download.",
-    "random": "Random VGG19 weights: the study's control. Its pictures stay near the photo: they are not style transfer.",
+    "random": ("Random VGG19 weights: the study's control. Its pictures take the painting's colours and a noisy texture, "
+               "but none of its strokes: they are not style transfer."),
 }
