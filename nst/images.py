@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import warnings
@@ -10,7 +11,14 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+
+try:  # HEIC/HEIF, the iPhone's photos: Pillow opens them once pillow-heif is registered
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+except ImportError:  # pragma: no cover - requirements.txt installs it; without it such files are refused in one line
+    pillow_heif = None
 
 # Pillow's decompression-bomb limit (it refuses larger images outright): about 179 megapixels.
 MAX_PIXELS = 2 * Image.MAX_IMAGE_PIXELS
@@ -23,8 +31,13 @@ class ImageError(ValueError):
     """An input that is not a usable image; the message names the file and the problem."""
 
 
+SRGB = ImageCms.createProfile("sRGB")
+
+
 def load_image(source: str | os.PathLike | Image.Image, max_side: int | None = None) -> Image.Image:
-    """Open a path (or take a PIL image) and return it as RGB, EXIF rotation applied.
+    """Open a path (or take a PIL image) and return it as RGB in sRGB, EXIF rotation applied: a
+    photo with a colour profile (a phone's Display P3, a camera's Adobe RGB) is converted from
+    it, so that what is stylised is what a browser shows.
 
     With `max_side`, a large file is decoded no larger than needed for a long side of at least
     2 * `max_side` (JPEG's DCT scaling through `draft`, then `Image.reduce`), which bounds memory:
@@ -32,7 +45,7 @@ def load_image(source: str | os.PathLike | Image.Image, max_side: int | None = N
     ratio by a fraction of a pixel at the final size.)
     """
     if isinstance(source, Image.Image):
-        return to_rgb(source)
+        return to_rgb(to_srgb(source))
     path = Path(source)
     if not path.is_file():
         raise ImageError(f"image file not found: {path}")
@@ -40,6 +53,7 @@ def load_image(source: str | os.PathLike | Image.Image, max_side: int | None = N
         with warnings.catch_warnings():  # between Pillow's warning and error limits is accepted
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as image:
+                profile = image.info.get("icc_profile")
                 if max_side:  # at least twice the size needed, so the final resize still has detail to filter
                     image.draft("RGB", _at_least(image.size, 2 * max_side))
                 image.load()
@@ -47,10 +61,12 @@ def load_image(source: str | os.PathLike | Image.Image, max_side: int | None = N
                     if image.mode not in _REDUCIBLE_MODES:  # palette, 1-bit, 16-bit: Image.reduce refuses them
                         image = to_rgb(ImageOps.exif_transpose(image))
                     image = image.reduce(factor)
-                return to_rgb(ImageOps.exif_transpose(image))
+                return to_rgb(to_srgb(ImageOps.exif_transpose(image), profile))
     except Image.DecompressionBombError as error:
         raise ImageError(f"{path.name} is too large: images up to {MAX_PIXELS / 1e6:.0f} megapixels are accepted") from error
     except UnidentifiedImageError as error:
+        if pillow_heif is None and path.suffix.lower() in (".heic", ".heif"):
+            raise ImageError(f"{path.name} is a HEIC photo: pip install pillow-heif, or export it as JPEG") from error
         raise ImageError(f"{path.name} is not a readable image: not a picture format Pillow knows") from error
     except (OSError, SyntaxError, ValueError) as error:  # what Pillow's decoders raise on bad data
         raise ImageError(f"{path.name} is not a readable image: the file is damaged or cut short") from error
@@ -60,6 +76,21 @@ def _at_least(size: tuple[int, int], max_side: int) -> tuple[int, int]:
     """(width, height) scaled so the long side is max_side, rounded up."""
     scale = min(1.0, max_side / max(size))
     return math.ceil(size[0] * scale), math.ceil(size[1] * scale)
+
+
+def to_srgb(image: Image.Image, profile: bytes | None = None) -> Image.Image:
+    """`image` converted from its embedded ICC profile (or `profile`) to sRGB; as it is without
+    one, or with a profile that cannot be read (then its numbers are taken as sRGB, as before)."""
+    profile = profile or image.info.get("icc_profile")
+    if not profile or image.mode not in ("RGB", "RGBA", "CMYK"):
+        return image
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
+        converted = ImageCms.profileToProfile(image, source, SRGB, outputMode="RGBA" if image.mode == "RGBA" else "RGB")
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return image
+    converted.info.pop("icc_profile", None)  # its numbers are sRGB now: never converted twice
+    return converted
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

@@ -295,11 +295,20 @@ def test_first_minute_on_a_laptop_screen(browser, served):
     page.close()
 
 
-def test_painting_a_region_and_running(browser, served):
+def _rocket() -> Path:
+    """scikit-image's rocket.jpg: a photo with an embedded Adobe RGB (1998) profile, as cameras write them."""
+    import importlib.resources
+
+    return Path(str(importlib.resources.files("skimage") / "data" / "rocket.jpg"))
+
+
+@pytest.mark.parametrize("content", [EXAMPLES / "tubingen.jpg", _rocket()], ids=["srgb", "adobe-rgb"])
+def test_painting_a_region_and_running(browser, served, content):
     """Open "Where the style goes", paint a red stroke over the content, Run: the run uses the
-    painting (the status says so) and the preview follows it."""
+    painting (the status says so) and the preview follows it, also over a photo with a colour
+    profile, whose canvas the browser shows converted to sRGB."""
     page = open_page(browser, served.url)
-    upload_pair(page, EXAMPLES / "tubingen.jpg", EXAMPLES / "starry_night.jpg")
+    upload_pair(page, content, EXAMPLES / "starry_night.jpg")
     page.locator("#preview img").first.wait_for(timeout=30_000)
     whole = on_top(page, "#preview img")["src"]
     page.locator("#regions-box").get_by_text("Where the style goes: paint regions").click()
@@ -314,7 +323,7 @@ def test_painting_a_region_and_running(browser, served):
         page.mouse.move(box["x"] + box["width"] * (0.3 + 0.02 * i), box["y"] + box["height"] * (0.2 + 0.005 * i), steps=2)
     page.mouse.up()
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "gatys-regions-painted.png"))
+    page.screenshot(path=str(ARTIFACTS / f"gatys-regions-painted-{content.stem}.png"))
     page.wait_for_function(f"document.querySelector('#preview img')?.src !== {whole!r}", timeout=30_000)  # the preview follows
     set_number(page, "steps", "4")
     set_number(page, "size", "64")

@@ -1,5 +1,6 @@
 """Image loading: big files decoded no larger than needed, Pillow's bomb limit, errors in one line."""
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -46,3 +47,46 @@ def test_every_mode_is_decoded_smaller(tmp_path, mode):
     image.save(path)
     small = load_image(path, max_side=64)
     assert small.mode == "RGB" and 128 <= max(small.size) < 4 * 128
+
+
+def _tagged_with_adobe_rgb(tmp_path):
+    """A photo as a camera writes it: Adobe RGB numbers with the profile embedded (scikit-image's
+    rocket.jpg carries Adobe RGB (1998); its profile is lent to a synthetic picture here)."""
+    import importlib.resources
+    import io
+
+    from PIL import ImageCms
+
+    profile = Image.open(str(importlib.resources.files("skimage") / "data" / "rocket.jpg")).info["icc_profile"]
+    assert ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(profile))).strip() == "Adobe RGB (1998)"
+    picture = synthetic_image(64, 48, seed=4)
+    picture.save(tmp_path / "adobe.png", icc_profile=profile)
+    picture.save(tmp_path / "untagged.png")
+    return tmp_path / "adobe.png", tmp_path / "untagged.png", profile
+
+
+def test_a_photo_with_a_colour_profile_is_read_in_srgb(tmp_path):
+    import io
+
+    from PIL import ImageCms
+
+    tagged, untagged, profile = _tagged_with_adobe_rgb(tmp_path)
+    expected = ImageCms.profileToProfile(Image.open(untagged), ImageCms.ImageCmsProfile(io.BytesIO(profile)),
+                                         ImageCms.createProfile("sRGB"), outputMode="RGB")  # fmt: skip
+    read = load_image(tagged)
+    assert np.array_equal(np.asarray(read), np.asarray(expected)) and "icc_profile" not in read.info
+    # Adobe RGB's wider gamut: the same numbers are more saturated colours, so they differ in sRGB
+    assert np.abs(np.asarray(read, float) - np.asarray(load_image(untagged), float)).max() > 10
+    assert np.array_equal(np.asarray(load_image(read)), np.asarray(read))  # converted once, never twice
+    small = ImageCms.profileToProfile(Image.open(untagged).reduce(2), ImageCms.ImageCmsProfile(io.BytesIO(profile)),
+                                      ImageCms.createProfile("sRGB"), outputMode="RGB")  # fmt: skip
+    assert np.array_equal(np.asarray(load_image(tagged, max_side=16)), np.asarray(small))  # the decode-small path too
+
+
+def test_a_heic_photo_opens(tmp_path):
+    pillow_heif = pytest.importorskip("pillow_heif")
+    picture = synthetic_image(64, 48, seed=5)
+    pillow_heif.from_pillow(picture).save(tmp_path / "photo.heic", quality=-1)  # lossless
+    read = load_image(tmp_path / "photo.heic")
+    difference = np.abs(np.asarray(read, float) - np.asarray(picture, float)).mean()
+    assert read.size == (64, 48) and difference < 8, difference  # HEVC's colour subsampling: a few levels
