@@ -54,6 +54,7 @@ CSS = """
 #sweep-gallery .caption-label { white-space: pre-line; max-width: calc(100% - 8px); text-overflow: clip; }  /* a cell's caption whole, on two lines */
 """
 CSS += f"#loss-plot svg {{ width: 100%; max-width: {PLOT_MAX_WIDTH_PX}px; height: auto; }}\n"  # ui.loss_plot: text of about 15 px at most
+SHOW_RESULT_ON_A_PHONE = "() => { if (window.innerWidth < 640) document.querySelector('#result')?.scrollIntoView({block: 'start'}); }"
 NO_PROGRESS_OVERLAY = dict(show_progress="hidden")  # our own status line shows progress; outputs stay visible
 
 
@@ -72,7 +73,14 @@ with gr.Blocks(title="Neural style transfer studio", delete_cache=GRADIO_CACHE_C
                                      buttons=["download"], elem_id="preview")  # fmt: skip
             result = gr.Image(type="pil", label="Result: Gatys' optimisation", format="png", interactive=False, height=300,
                               elem_id="result")  # fmt: skip
-        # the examples right under the pictures they fill, so a click shows its effect (and a phone reaches them)
+        # the run's progress right under the pictures, so that the result and its status are seen together
+        status = gr.HTML(status_html("Upload a content and a style image, or click an example below, then Run."),
+                         elem_id="status")  # fmt: skip
+        with gr.Row():
+            # both appear with the run's first picture (an empty box would only take room)
+            loss_plot = gr.HTML("", elem_id="loss-plot", min_height=80, scale=3, visible=False)
+            download = gr.File(label="Download (PNG)", elem_id="download", scale=1, min_width=260, height=110, visible=False)
+        # the examples under the pictures they fill (and the status), so a click shows its effect (and a phone reaches them)
         examples = example_files()
         gr.Examples([[str(examples[c]), str(examples[s])] for c, s in GATYS_PAIRS], [gatys_images["content"], gatys_images["style"]],
                     label="Examples: photos (Tübingen; scikit-image's) and the paintings style-transfer papers use",
@@ -90,12 +98,6 @@ with gr.Blocks(title="Neural style transfer studio", delete_cache=GRADIO_CACHE_C
             with gr.Column(scale=3):
                 vgg_note = gr.Markdown(vgg_notice(DEFAULTS.vgg_weights)[0], elem_id="vgg-note")
                 use_original_btn = gr.Button("Use the original network", size="sm", visible=False, elem_id="use-original")
-        status = gr.HTML(status_html("Upload a content and a style image, or click an example below, then Run."),
-                         elem_id="status")  # fmt: skip
-        with gr.Row():
-            # both appear with the run's first picture (an empty box would only take room)
-            loss_plot = gr.HTML("", elem_id="loss-plot", min_height=80, scale=3, visible=False)
-            download = gr.File(label="Download (PNG)", elem_id="download", scale=1, min_width=260, height=110, visible=False)
         progress_state = gr.State(run_state(0, DEFAULTS.steps, running=False))
         gatys_controls: dict[str, gr.components.Component] = {"network": network_in}
         with gr.Row():
@@ -160,6 +162,8 @@ with gr.Blocks(title="Neural style transfer studio", delete_cache=GRADIO_CACHE_C
         run_event = run_btn.click(run_gatys_tab, inputs_kwargs={**gatys_images, **gatys_controls, "regions": regions_in},
                                   outputs=[run_outputs[name] for name in RUN_OUTPUTS], api_name="gatys",
                                   concurrency_id="gpu", concurrency_limit=1, **NO_PROGRESS_OVERLAY)  # fmt: skip
+        # on a phone Run is below the four pictures: the page brings the result and its status into view
+        run_btn.click(None, None, None, js=SHOW_RESULT_ON_A_PHONE, api_name=False)
         # the plot and the download appear with the run's first picture (the API's outputs stay plain values)
         gr.on([loss_plot.change, download.change], lambda: (gr.update(visible=True), gr.update(visible=True)), None,
               [loss_plot, download], api_name=False, **NO_PROGRESS_OVERLAY)  # fmt: skip

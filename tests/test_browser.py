@@ -171,6 +171,31 @@ def test_gatys_run_is_watchable_and_stop_says_stopped(browser, served):
     page.close()
 
 
+@pytest.mark.parametrize("viewport", [{"width": 1280, "height": 900}, {"width": 390, "height": 844}], ids=["laptop", "phone"])
+def test_the_result_and_its_status_stay_in_view_from_run_to_the_end(browser, served, viewport):
+    """A person clicks an example, scrolls to Run (a phone has four pictures above it) and clicks:
+    from then on, without scrolling, the result and the status line are on screen."""
+    page = browser.new_page(viewport=viewport)
+    page.goto(served.url)
+    page.locator("#run").wait_for(timeout=60_000)
+    page.locator("#gatys-examples [data-testid=dataset-cell-0-0]").click()
+    page.locator("#preview img").first.wait_for(timeout=30_000)
+    set_number(page, "steps", "60")
+    set_number(page, "size", "160")
+    page.locator("#run").scroll_into_view_if_needed()
+    page.locator("#run").click()
+    page.locator("#result img").first.wait_for(timeout=120_000)
+    seen = []
+    while not status_text(page).startswith("Done"):
+        seen.append((on_top(page, "#result img")["visible"], on_top(page, "#status .run-status", 0.1)["visible"]))
+        time.sleep(0.2)
+    seen.append((on_top(page, "#result img")["visible"], on_top(page, "#status .run-status", 0.1)["visible"]))
+    assert len(seen) >= 3 and all(result and status for result, status in seen), seen
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"gatys-in-view-{viewport['width']}.png"))
+    page.close()
+
+
 def test_preview_shows_at_once_labelled_and_run_still_streams(browser, served):
     """An example, then an upload: the feed-forward preview comes up within seconds, on top, under
     a label and a note a person can read; Run then streams the Gatys result beside it."""
@@ -302,11 +327,22 @@ def _rocket() -> Path:
     return Path(str(importlib.resources.files("skimage") / "data" / "rocket.jpg"))
 
 
-@pytest.mark.parametrize("content", [EXAMPLES / "tubingen.jpg", _rocket()], ids=["srgb", "adobe-rgb"])
-def test_painting_a_region_and_running(browser, served, content):
+def _display_p3_photo(folder: Path) -> Path:
+    """The Tübingen photo as a phone would write it: tagged Display P3 (its numbers then mean wider colours)."""
+    from PIL import Image
+
+    from icc import display_p3_profile
+
+    Image.open(EXAMPLES / "tubingen.jpg").save(folder / "tubingen-p3.jpg", quality=92, icc_profile=display_p3_profile())
+    return folder / "tubingen-p3.jpg"
+
+
+@pytest.mark.parametrize("photo", ["srgb", "adobe-rgb", "display-p3"])
+def test_painting_a_region_and_running(browser, served, photo, tmp_path):
     """Open "Where the style goes", paint a red stroke over the content, Run: the run uses the
-    painting (the status says so) and the preview follows it, also over a photo with a colour
+    painting (the status says so) and the preview follows it, also over photos with a colour
     profile, whose canvas the browser shows converted to sRGB."""
+    content = {"srgb": EXAMPLES / "tubingen.jpg", "adobe-rgb": _rocket()}.get(photo) or _display_p3_photo(tmp_path)
     page = open_page(browser, served.url)
     upload_pair(page, content, EXAMPLES / "starry_night.jpg")
     page.locator("#preview img").first.wait_for(timeout=30_000)
@@ -323,7 +359,7 @@ def test_painting_a_region_and_running(browser, served, content):
         page.mouse.move(box["x"] + box["width"] * (0.3 + 0.02 * i), box["y"] + box["height"] * (0.2 + 0.005 * i), steps=2)
     page.mouse.up()
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"gatys-regions-painted-{content.stem}.png"))
+    page.screenshot(path=str(ARTIFACTS / f"gatys-regions-painted-{photo}.png"))
     page.wait_for_function(f"document.querySelector('#preview img')?.src !== {whole!r}", timeout=30_000)  # the preview follows
     set_number(page, "steps", "4")
     set_number(page, "size", "64")

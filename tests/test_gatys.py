@@ -481,3 +481,27 @@ def test_the_iterate_average_is_the_moving_average_of_the_iterates(content_image
     final = np.asarray(averaged[-1].image, float)
     assert np.abs(final - expected).max() <= 2
     assert np.abs(iterates[-1] - expected).mean() > 1  # the average is not simply the last iterate
+
+
+def test_a_step_taken_back_is_marked_on_the_plot_not_left_as_a_spike():
+    """L-BFGS takes back a step that raised the loss over RISE_TAKEN_BACK times (nst.gatys.lbfgs):
+    the plot marks it, and a new level's jump (an upscaled picture) is not such a step."""
+    from types import SimpleNamespace
+
+    from ui.loss_plot import LossHistory, loss_svg
+
+    def record(step, total, size=(48, 64)):
+        return SimpleNamespace(size=size, step=step, weighted={"content": total / 2, "style": total / 2}, total=total)
+
+    totals = [10.0, 5.0, 100.0, 4.0, 7.0]  # 100 > 2 x 5: taken back; 7 < 2 x 4: an ordinary rise
+    history = LossHistory(planned_steps=6)
+    for step, total in enumerate(totals):
+        history.add(record(step, total))
+    history.add(record(5, 50.0, size=(96, 128)))  # a finer level: its first loss is no step taken back
+    assert history.taken_back == [(2, 100.0)]
+    svg = loss_svg(history)
+    assert ">taken back<" in svg and "was taken back" in svg
+    adam = LossHistory(planned_steps=5, takes_back=False)  # Adam keeps every step
+    for step, total in enumerate(totals):
+        adam.add(record(step, total))
+    assert adam.taken_back == [] and "taken back" not in loss_svg(adam)

@@ -5,6 +5,7 @@ import pytest
 from PIL import Image
 
 from conftest import synthetic_image
+from icc import display_p3_profile
 from nst.images import ImageError, load_image
 
 
@@ -49,37 +50,38 @@ def test_every_mode_is_decoded_smaller(tmp_path, mode):
     assert small.mode == "RGB" and 128 <= max(small.size) < 4 * 128
 
 
-def _tagged_with_adobe_rgb(tmp_path):
-    """A photo as a camera writes it: Adobe RGB numbers with the profile embedded (scikit-image's
-    rocket.jpg carries Adobe RGB (1998); its profile is lent to a synthetic picture here)."""
+def adobe_rgb_profile() -> bytes:
+    """Adobe RGB (1998), as a camera embeds it: scikit-image's rocket.jpg carries it."""
     import importlib.resources
+
+    return Image.open(str(importlib.resources.files("skimage") / "data" / "rocket.jpg")).info["icc_profile"]
+
+
+@pytest.mark.parametrize(("make_profile", "name"), [(adobe_rgb_profile, "Adobe RGB (1998)"), (display_p3_profile, "Display P3 (test)")])
+def test_a_photo_with_a_colour_profile_is_read_in_srgb(tmp_path, make_profile, name):
+    """A photo as a camera (Adobe RGB) or a phone (Display P3) writes it: its numbers are in its
+    profile's colours, which are wider than sRGB's; read, it is converted to sRGB, once."""
     import io
 
     from PIL import ImageCms
 
-    profile = Image.open(str(importlib.resources.files("skimage") / "data" / "rocket.jpg")).info["icc_profile"]
-    assert ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(profile))).strip() == "Adobe RGB (1998)"
+    profile = make_profile()
+    assert ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(profile))).strip() == name
     picture = synthetic_image(64, 48, seed=4)
-    picture.save(tmp_path / "adobe.png", icc_profile=profile)
+    picture.save(tmp_path / "tagged.png", icc_profile=profile)
     picture.save(tmp_path / "untagged.png")
-    return tmp_path / "adobe.png", tmp_path / "untagged.png", profile
+    tagged, untagged = tmp_path / "tagged.png", tmp_path / "untagged.png"
 
+    def in_srgb(image):
+        return ImageCms.profileToProfile(image, ImageCms.ImageCmsProfile(io.BytesIO(profile)), ImageCms.createProfile("sRGB"),
+                                         outputMode="RGB")  # fmt: skip
 
-def test_a_photo_with_a_colour_profile_is_read_in_srgb(tmp_path):
-    import io
-
-    from PIL import ImageCms
-
-    tagged, untagged, profile = _tagged_with_adobe_rgb(tmp_path)
-    expected = ImageCms.profileToProfile(Image.open(untagged), ImageCms.ImageCmsProfile(io.BytesIO(profile)),
-                                         ImageCms.createProfile("sRGB"), outputMode="RGB")  # fmt: skip
     read = load_image(tagged)
-    assert np.array_equal(np.asarray(read), np.asarray(expected)) and "icc_profile" not in read.info
-    # Adobe RGB's wider gamut: the same numbers are more saturated colours, so they differ in sRGB
+    assert np.array_equal(np.asarray(read), np.asarray(in_srgb(Image.open(untagged)))) and "icc_profile" not in read.info
+    # a wider gamut: the same numbers are more saturated colours, so they differ in sRGB
     assert np.abs(np.asarray(read, float) - np.asarray(load_image(untagged), float)).max() > 10
     assert np.array_equal(np.asarray(load_image(read)), np.asarray(read))  # converted once, never twice
-    small = ImageCms.profileToProfile(Image.open(untagged).reduce(2), ImageCms.ImageCmsProfile(io.BytesIO(profile)),
-                                      ImageCms.createProfile("sRGB"), outputMode="RGB")  # fmt: skip
+    small = in_srgb(Image.open(untagged).reduce(2))
     assert np.array_equal(np.asarray(load_image(tagged, max_side=16)), np.asarray(small))  # the decode-small path too
 
 

@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # (still running after doing its first work), "offline" (exit 2, one line naming what is
 # unreachable), or a reason it is not run here.
 EXPECTED = {
-    "python3 -m venv .venv && . .venv/bin/activate && pip install -r requirements.txt && python app.py": "starts",
+    "python3 -m venv .venv && . .venv/bin/activate && pip install -r requirements.txt -e . && python app.py": "starts",
     "python3 -m venv .venv && . .venv/bin/activate && pip install torch --index-url": "not run: PyTorch's index is not reachable from the test machines",
     "bash .ci/run": "not run: it is the command that runs these tests",
     ". .venv/bin/activate && python -m pytest -q -m \"not slow\"": "not run: the unit tests, which CI runs with the rest",

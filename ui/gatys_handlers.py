@@ -106,7 +106,8 @@ def _run_on_gpu(**named):
         styles = region_styles(painted, style, style2)
         config = config.replace(mask=str(result.with_name("regions.png")), region_colors=painted, keep_color=keep,
                                 style_blend_weights=None)  # fmt: skip
-    history, state, shown = LossHistory(planned_steps=config.steps), run_state(0, config.steps), None
+    history = LossHistory(planned_steps=config.steps, takes_back=config.optimizer == "lbfgs")
+    state, shown = run_state(0, config.steps), None
     loading = "Loading VGG19 and computing the targets..."
     yield _outputs(status=status_html(loading, 0, config.steps), state=state)
     try:

@@ -3,7 +3,8 @@
 Each weighted term of eq. 7 is a curve on a log scale, named in the legend below it; terms
 that are exactly zero (the content loss of a copy-of-content start) have no place on a log scale
 and are left out rather than drawn at a floor; each switch to a finer coarse-to-fine level is
-marked, with why the loss jumps there.
+marked, with why the loss jumps there; a step that L-BFGS takes back (it raised the loss more than
+RISE_TAKEN_BACK times) is marked as such, so that its spike does not read as a fault.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from dataclasses import dataclass, field
 import matplotlib
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
+
+from nst.gatys.lbfgs import RISE_TAKEN_BACK
 
 PLOT_INCHES = (3.6, 2.9)  # 259 x 209 pt: narrow, so that its text stays readable when a phone shrinks it
 FONT_PT = 10
@@ -44,11 +47,15 @@ class LossHistory:
     level_starts: list[tuple[int, tuple[int, int]]] = field(default_factory=list)  # (first step, (H, W)) of each level after the first
     size: tuple[int, int] | None = None  # (H, W) of the last step added
     planned_steps: int | None = None  # the run's steps: the x axis spans them from the first point on
+    takes_back: bool = True  # the optimiser takes back a step that raised the loss too far (L-BFGS; Adam does not)
+    taken_back: list[tuple[int, float]] = field(default_factory=list)  # (step, total) of each step taken back
 
     def add(self, record) -> None:
         """Append one nst.gatys.StepRecord: its weighted terms and its total."""
         if self.size is not None and record.size != self.size:
             self.level_starts.append((record.step, record.size))
+        elif self.takes_back and self.steps and record.total > RISE_TAKEN_BACK * self.terms["total"][-1]:
+            self.taken_back.append((record.step, record.total))
         self.size = record.size
         self.steps.append(record.step)
         for name, value in {**record.weighted, "total": record.total}.items():
@@ -78,6 +85,8 @@ def loss_svg(history: LossHistory) -> str:
         xs, ys = zip(*points)
         axes.plot(xs, ys, color=COLOURS.get(name), label=name, linewidth=2 if name == "total" else 1.4,
                   marker="o" if len(xs) == 1 else None, markersize=4)  # one point is no line: step 0 shows as a dot
+    if history.taken_back:
+        axes.plot(*zip(*history.taken_back), linestyle="none", marker="x", color="#d62728", markersize=7, label="taken back")
     for step, (height, width) in history.level_starts:
         axes.axvline(step, color="#888888", linestyle="--", linewidth=1)
         axes.annotate(f"{width}×{height} px →", (step, 0.04), xycoords=("data", "axes fraction"), ha="right",
@@ -100,6 +109,8 @@ def loss_svg(history: LossHistory) -> str:
     notes = []
     if history.level_starts:
         notes.append("dashed: a finer level starts; the image is upscaled there, so the loss jumps, then falls")
+    if history.taken_back:
+        notes.append(f"×: a step that raised the loss over {RISE_TAKEN_BACK:g}× was taken back")
     if left_out:
         notes.append(f"not drawn: {', '.join(left_out)} (exactly zero so far)")
     if notes:
