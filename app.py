@@ -153,6 +153,9 @@ with gr.Blocks(title="Neural style transfer studio", delete_cache=GRADIO_CACHE_C
                                                        color_mode="fixed", default_size=24),
                                         eraser=gr.Eraser(), layers=False, transforms=(), height=420, interactive=True,
                                         canvas_size=Image.open(REGIONS_EXAMPLE).size, format="png", elem_id="regions")  # fmt: skip
+            # blue paints in the second style, whose box is under Advanced: shown here, where it is used
+            style2_shown = gr.Image(label="Blue paints in the second style (set under Advanced)", interactive=False,
+                                    height=140, elem_id="regions-style2", buttons=[])  # fmt: skip
             gr.Examples([[str(examples["tubingen"]), str(examples["starry_night"]), str(examples["the_scream"]),
                           {"background": str(examples["tubingen"]), "layers": [str(REGIONS_EXAMPLE)], "composite": None}]],
                         [gatys_images["content"], gatys_images["style"], gatys_images["style2"], regions_in],
@@ -174,6 +177,8 @@ with gr.Blocks(title="Neural style transfer studio", delete_cache=GRADIO_CACHE_C
               inputs_kwargs={"content": gatys_images["content"], "style": gatys_images["style"], "strength": preview_strength,
                              "style2": gatys_images["style2"], "regions": regions_in},
               outputs=preview_image, api_name="preview", trigger_mode="always_last", **NO_PROGRESS_OVERLAY)  # fmt: skip
+        gatys_images["style2"].change(lambda picture: picture, gatys_images["style2"], style2_shown, api_name=False,
+                                      **NO_PROGRESS_OVERLAY)  # fmt: skip
         # the painting canvas holds the content; a new content image starts a new painting
         regions_box.expand(paint_over, [gatys_images["content"], regions_in], regions_in, api_name=False, **NO_PROGRESS_OVERLAY)
         stop_btn.click(None, cancels=[run_event], api_name=False).then(stopped_status, progress_state, status, api_name=False,

@@ -165,6 +165,8 @@ def _add_sweep(subparsers) -> None:
 
 
 def _run_sweep(args: argparse.Namespace) -> None:
+    from PIL.PngImagePlugin import PngInfo
+
     from nst.gatys.sweep import Axis, SweepConfig, contact_sheet, quality_caption, run_sweep, save_report
 
     if len(args.vary) > 2:
@@ -179,7 +181,10 @@ def _run_sweep(args: argparse.Namespace) -> None:
               f"{quality_caption(cell.quality)}", file=sys.stderr, flush=True)  # fmt: skip
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    contact_sheet(sweep, cells).save(out)
+    recipe = PngInfo()  # the sheet says how it was made, so a picture in the docs can be checked against its command
+    recipe.add_text("nst sweep", json.dumps({"content": args.content, "style": args.style, "vary": args.vary,
+                                              "size": sweep.base.size, "steps": sweep.base.steps}))  # fmt: skip
+    contact_sheet(sweep, cells).save(out, pnginfo=recipe)
     if args.json:
         save_report(sweep, cells, Path(args.json))
     print(f"saved {out}" + (f" and {args.json}" if args.json else ""))

@@ -554,3 +554,18 @@ def test_the_print_preset_shows_its_size_and_levels(browser, served):
         assert block.locator("input[type=number]").input_value() == value, label
         assert block.get_by_text(label).is_visible()
     page.close()
+
+
+def test_the_regions_example_shows_the_second_style_it_paints_in(browser, served):
+    """The example paints the town blue, in the second style, whose box is under Advanced: the
+    regions box shows that picture beside the painting, and its label says which it is."""
+    page = open_page(browser, served.url)
+    page.locator("#regions-box").get_by_text("Where the style goes: paint regions").click()
+    page.locator("#regions-examples [data-testid=dataset-cell-0-0]").first.click()
+    shown = page.locator("#regions-style2 img").first
+    shown.wait_for(timeout=30_000)
+    shown.scroll_into_view_if_needed()
+    assert on_top(page, "#regions-style2 img")["visible"]
+    assert "second style" in page.locator("#regions-style2").inner_text()
+    assert page.locator("#regions-examples").inner_text().count("The Scream (blue)") == 1
+    page.close()

@@ -196,3 +196,19 @@ def test_a_sweep_that_cannot_start_says_not_run(experiments, image_files, monkey
         for output in experiments.run_experiment(content, style, "log10_ratio=-2,-4", "", 64, 3, "torchvision"):
             outputs.append(output)
     assert "Not run: Could not download" in outputs[-1][3] and "Stopped after" not in outputs[-1][3]
+
+
+def test_the_sweep_example_picture_is_what_its_documented_command_makes():
+    """docs/sweep-example.png records how it was made (the CLI writes it into the PNG); it must be
+    the command docs/study.md shows, so the picture cannot drift from its command."""
+    import re
+    import shlex
+
+    root = Path(__file__).resolve().parents[1]
+    block = re.search(r"```bash\n(python -m nst sweep .*?)```", (root / "docs" / "study.md").read_text(), re.S).group(1)
+    words = shlex.split(re.sub(r"\\\n\s*", "", block))
+    shown = {"vary": [words[i + 1] for i, word in enumerate(words) if word == "--vary"],
+             "size": int(words[words.index("--size") + 1]), "steps": int(words[words.index("--steps") + 1]),
+             "content": words[words.index("--content") + 1], "style": words[words.index("--style") + 1]}  # fmt: skip
+    recorded = json.loads(Image.open(root / "docs" / "sweep-example.png").text["nst sweep"])
+    assert recorded == shown
