@@ -51,10 +51,20 @@ CSS = """
   #gatys-examples .container { width: 56px !important; height: 56px !important; }
 }
 #cg-model input { text-overflow: ellipsis; padding-right: 2.2em; }  /* a long model name stops before the arrow */
-#sweep-gallery .caption-label { white-space: pre-line; max-width: calc(100% - 8px); text-overflow: clip; }  /* a cell's caption whole, on two lines */
+/* the Experiments cells at their own size or smaller (never blown up), as many a row as fit, each caption whole under its picture */
+#sweep-gallery .grid-container { grid-template-columns: repeat(auto-fill, minmax(min(100%, 240px), 1fr)) !important;
+  grid-template-rows: none !important; grid-auto-rows: auto !important; }
+#sweep-gallery .thumbnail-item { aspect-ratio: auto !important; height: auto !important; display: flex; flex-direction: column;
+  align-items: center; justify-content: flex-end; }
+#sweep-gallery .thumbnail-item img { object-fit: scale-down !important; width: auto !important; height: auto !important; max-width: 100%; }
+#sweep-gallery .caption-label { position: static !important; max-width: 100% !important; white-space: pre-line; text-overflow: clip;
+  opacity: 1 !important; border: none; }
 """
 CSS += f"#loss-plot svg {{ width: 100%; max-width: {PLOT_MAX_WIDTH_PX}px; height: auto; }}\n"  # ui.loss_plot: text of about 15 px at most
-SHOW_RESULT_ON_A_PHONE = "() => { if (window.innerWidth < 640) document.querySelector('#result')?.scrollIntoView({block: 'start'}); }"
+# On a phone Run is below the four pictures: a click on it brings the result (and, under it, the status) into view.
+PAGE_JS = """() => document.addEventListener("click", (event) => {
+    if (event.target.closest("#run") && window.innerWidth < 640) document.querySelector("#result")?.scrollIntoView({block: "start"});
+})"""
 NO_PROGRESS_OVERLAY = dict(show_progress="hidden")  # our own status line shows progress; outputs stay visible
 
 
@@ -73,7 +83,14 @@ with gr.Blocks(title="Neural style transfer studio", delete_cache=GRADIO_CACHE_C
                                      buttons=["download"], elem_id="preview")  # fmt: skip
             result = gr.Image(type="pil", label="Result: Gatys' optimisation", format="png", interactive=False, height=300,
                               elem_id="result")  # fmt: skip
-        # the run's progress right under the pictures, so that the result and its status are seen together
+        # Run, then the run's progress, right under the pictures: the result, Stop and the status are seen together
+        with gr.Row():
+            run_btn = gr.Button("Run", variant="primary", elem_id="run", scale=1)
+            stop_btn = gr.Button("Stop", variant="secondary", elem_id="stop", scale=1)  # not a second call to action
+            network_in = gr.Radio(network_choices(), value=DEFAULTS.vgg_weights, label="Network", elem_id="network", scale=2)
+            with gr.Column(scale=3):
+                vgg_note = gr.Markdown(vgg_notice(DEFAULTS.vgg_weights)[0], elem_id="vgg-note")
+                use_original_btn = gr.Button("Use the original network", size="sm", visible=False, elem_id="use-original")
         status = gr.HTML(status_html("Upload a content and a style image, or click an example below, then Run."),
                          elem_id="status")  # fmt: skip
         with gr.Row():
@@ -91,13 +108,6 @@ with gr.Blocks(title="Neural style transfer studio", delete_cache=GRADIO_CACHE_C
             preview_strength = gr.Slider(0, 1, value=1, step=0.05, label="Preview strength", elem_id="preview-strength",
                                          scale=1, min_width=200)  # fmt: skip
             gr.Column(scale=1, min_width=0)  # keeps the slider under the preview
-        with gr.Row():
-            run_btn = gr.Button("Run", variant="primary", elem_id="run", scale=1)
-            stop_btn = gr.Button("Stop", variant="secondary", elem_id="stop", scale=1)  # not a second call to action
-            network_in = gr.Radio(network_choices(), value=DEFAULTS.vgg_weights, label="Network", elem_id="network", scale=2)
-            with gr.Column(scale=3):
-                vgg_note = gr.Markdown(vgg_notice(DEFAULTS.vgg_weights)[0], elem_id="vgg-note")
-                use_original_btn = gr.Button("Use the original network", size="sm", visible=False, elem_id="use-original")
         progress_state = gr.State(run_state(0, DEFAULTS.steps, running=False))
         gatys_controls: dict[str, gr.components.Component] = {"network": network_in}
         with gr.Row():
@@ -165,8 +175,6 @@ with gr.Blocks(title="Neural style transfer studio", delete_cache=GRADIO_CACHE_C
         run_event = run_btn.click(run_gatys_tab, inputs_kwargs={**gatys_images, **gatys_controls, "regions": regions_in},
                                   outputs=[run_outputs[name] for name in RUN_OUTPUTS], api_name="gatys",
                                   concurrency_id="gpu", concurrency_limit=1, **NO_PROGRESS_OVERLAY)  # fmt: skip
-        # on a phone Run is below the four pictures: the page brings the result and its status into view
-        run_btn.click(None, None, None, js=SHOW_RESULT_ON_A_PHONE, api_name=False)
         # the plot and the download appear with the run's first picture (the API's outputs stay plain values)
         gr.on([loss_plot.change, download.change], lambda: (gr.update(visible=True), gr.update(visible=True)), None,
               [loss_plot, download], api_name=False, **NO_PROGRESS_OVERLAY)  # fmt: skip
@@ -279,7 +287,7 @@ def main() -> None:
     args = parser.parse_args()
     start_warm_up()  # the networks load while the page is served, not when Run is first pressed
     # show_error: a failure gradio itself raises reaches the user as its one-line message.
-    demo.queue(max_size=20).launch(share=args.share, show_error=True, css=CSS)
+    demo.queue(max_size=20).launch(share=args.share, show_error=True, css=CSS, js=PAGE_JS)
 
 
 if __name__ == "__main__":

@@ -362,12 +362,13 @@ def test_painting_a_region_and_running(browser, served, photo, tmp_path):
     page.screenshot(path=str(ARTIFACTS / f"gatys-regions-painted-{photo}.png"))
     page.wait_for_function(f"document.querySelector('#preview img')?.src !== {whole!r}", timeout=30_000)  # the preview follows
     set_number(page, "steps", "4")
-    set_number(page, "size", "64")
+    set_number(page, "size", "160")  # the stroke must cover a position of relu5_1 (16 px) on a portrait photo too
     page.locator("#run").scroll_into_view_if_needed()
     page.locator("#run").click()
-    page.wait_for_function("document.querySelector('#status .run-status').innerText.startsWith('Done: 4 steps')",
+    page.wait_for_function("/^(Done|Not run|Stopped)/.test(document.querySelector('#status .run-status').innerText)",
                            timeout=120_000)  # fmt: skip
-    assert "Painted regions: 1 styled, the rest kept as the photo." in status_text(page)
+    status = status_text(page)
+    assert status.startswith("Done: 4 steps") and "Painted regions: 1 styled, the rest kept as the photo." in status, status
     page.close()
 
 
@@ -568,4 +569,39 @@ def test_the_regions_example_shows_the_second_style_it_paints_in(browser, served
     assert on_top(page, "#regions-style2 img")["visible"]
     assert "second style" in page.locator("#regions-style2").inner_text()
     assert page.locator("#regions-examples").inner_text().count("The Scream (blue)") == 1
+    page.close()
+
+
+def test_experiment_cells_show_at_their_own_size_with_their_captions_whole(browser, served):
+    """A 4 x 2 figure of 96 px cells: on a laptop and on a phone, no cell is blown up past its own
+    size (blurry), every cell can be seen, and every caption is whole, under its picture."""
+    page = open_page(browser, served.url)
+    page.get_by_role("tab", name="Experiments").click()
+    page.locator("#sweep-content input[type=file]").set_input_files(str(EXAMPLES / "tubingen.jpg"))
+    page.locator("#sweep-style input[type=file]").set_input_files(str(EXAMPLES / "the_scream.jpg"))
+    page.locator("#sweep-style img").first.wait_for(timeout=30_000)
+    page.locator("#sweep-rows textarea").fill("log10_ratio=1,0,-1,-2")
+    page.locator("#sweep-columns textarea").fill("pooling=max,avg")
+    set_number(page, "sweep-size", "96")
+    set_number(page, "sweep-steps", "2")
+    page.locator("#sweep-run").click()
+    page.wait_for_function("document.querySelector('#sweep-status .run-status')?.innerText.includes('8 of 8 cells done')",
+                           timeout=120_000)  # fmt: skip
+    for width, height in ((1280, 900), (390, 844)):
+        page.set_viewport_size({"width": width, "height": height})
+        time.sleep(0.5)
+        cells = page.locator("#sweep-gallery .thumbnail-item")
+        assert cells.count() == 8
+        for i in range(8):
+            cell = cells.nth(i)
+            cell.scroll_into_view_if_needed()
+            sizes = cell.evaluate("""c => { const i = c.querySelector('img'), t = c.querySelector('.caption-label');
+                const box = i.getBoundingClientRect(), top = document.elementFromPoint(box.x + box.width / 2, box.y + box.height / 2);
+                return {shown: box.width, own: i.naturalWidth, on_top: top === i || i.contains(top),
+                        clipped: t.scrollWidth > t.clientWidth + 1 || t.scrollHeight > t.clientHeight + 1,
+                        below: t.getBoundingClientRect().top >= box.bottom - 1}; }""")  # fmt: skip
+            assert sizes["shown"] <= sizes["own"] + 1 and not sizes["clipped"] and sizes["below"], (width, i, sizes)
+            assert sizes["on_top"], (width, i, sizes)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"experiments-cells-{width}.png"), full_page=True)
     page.close()
