@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageColor, ImageOps
 
-from nst.images import ImageError, gaussian_blur, load_image
+from nst.images import ImageError, gaussian_blur, load_image, to_srgb
 
 class RegionError(ValueError):
     """A mask that cannot be used as it is; the message names the options to change by their
@@ -80,8 +80,8 @@ def read_regions(mask, size: tuple[int, int], n_styles: int, region_colors: tupl
     if isinstance(mask, Image.Image):
         image = mask
     else:
-        with Image.open(mask) as opened:
-            image = ImageOps.exif_transpose(opened)  # as the content is read (nst.images.load_image)
+        with Image.open(mask) as opened:  # as the content is read (nst.images.load_image): turned, in sRGB, alpha kept
+            image = to_srgb(ImageOps.exif_transpose(opened), opened.info.get("icc_profile"))
     if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:  # painted where mostly opaque, else black
         rgba = np.asarray(image.convert("RGBA"))
         image = Image.fromarray(np.where(rgba[..., 3:] > 127, rgba[..., :3], 0).astype(np.uint8))

@@ -19,6 +19,8 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
+from nst.images import load_image
+
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
 
 
@@ -99,10 +101,8 @@ def hub_domains(name: str, column_a: str, column_b: str, split: str = "train") -
 
 
 def _open(item) -> Image.Image:
-    if isinstance(item, Image.Image):
-        return item.convert("RGB")
-    with Image.open(item) as image:
-        return image.convert("RGB")
+    """A training picture as the app reads any picture: RGB in sRGB (its colour profile applied), turned."""
+    return load_image(item)
 
 
 def augment(image: Image.Image, load_size: int, crop_size: int, rng: random.Random, flip: bool = True) -> torch.Tensor:
