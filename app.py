@@ -240,7 +240,7 @@ with gr.Blocks(title="Neural style transfer studio", delete_cache=GRADIO_CACHE_C
         with gr.Row():
             model_in = gr.Dropdown(choices, value=choices[0][1] if choices else None, allow_custom_value=True,
                                    label="Model: pick one, or type a Hub repo id (owner/name) or a local path",
-                                   elem_id="cg-model")  # fmt: skip
+                                   elem_id="cg-model", min_width=320)  # fmt: skip (a phone's whole row: the name is read)
             refresh_btn = gr.Button("↻ Rescan models", size="sm", scale=0, min_width=140, elem_id="cg-refresh")
             direction_in = gr.Radio(list(DIRECTIONS), value="AtoB", label="Direction")
         model_note = gr.Markdown("", elem_id="cg-note")

@@ -405,6 +405,10 @@ def test_cyclegan_tab_translates_with_its_default_model_offline(browser, offline
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "cyclegan-tab.png"), full_page=True)
     page.set_viewport_size({"width": 390, "height": 844})
+    text_end, arrow_start = page.evaluate("""() => { const box = document.querySelector('#cg-model input'), style = getComputedStyle(box);
+        const arrow = document.querySelector('#cg-model svg').getBoundingClientRect();
+        return [box.getBoundingClientRect().right - parseFloat(style.paddingRight), arrow.left]; }""")  # fmt: skip
+    assert text_end <= arrow_start + 1, (text_end, arrow_start)  # the model's name stops before the dropdown's arrow
     page.locator("#cg-output").scroll_into_view_if_needed()
     assert on_top(page, "#cg-output", 0.25)["top"] == "IMG"
     page.screenshot(path=str(ARTIFACTS / "cyclegan-tab-phone.png"), full_page=False)
