@@ -576,27 +576,30 @@ def test_the_regions_example_shows_the_second_style_it_paints_in(browser, served
     page.close()
 
 
-def test_experiment_cells_show_at_their_own_size_with_their_captions_whole(browser, served):
-    """A 4 x 2 figure of 96 px cells: on a laptop and on a phone, no cell is blown up past its own
-    size (blurry), every cell can be seen, and every caption is whole, under its picture."""
+@pytest.mark.parametrize("rows", [1, 2, 3, 4])
+def test_experiment_cells_show_at_their_own_size_with_their_captions_whole(browser, served, rows):
+    """Figures of 1 to 4 rows x 2 columns of 96 px cells: on a laptop and on a phone, no cell is
+    blown up past its own size (blurry), every cell can be seen, and every caption is whole, under
+    its picture."""
+    cells_planned = 2 * rows
     page = open_page(browser, served.url)
     page.get_by_role("tab", name="Experiments").click()
     page.locator("#sweep-content input[type=file]").set_input_files(str(EXAMPLES / "tubingen.jpg"))
     page.locator("#sweep-style input[type=file]").set_input_files(str(EXAMPLES / "the_scream.jpg"))
     page.locator("#sweep-style img").first.wait_for(timeout=30_000)
-    page.locator("#sweep-rows textarea").fill("log10_ratio=1,0,-1,-2")
+    page.locator("#sweep-rows textarea").fill("log10_ratio=" + ",".join(["1", "0", "-1", "-2"][:rows]))
     page.locator("#sweep-columns textarea").fill("pooling=max,avg")
     set_number(page, "sweep-size", "96")
     set_number(page, "sweep-steps", "2")
     page.locator("#sweep-run").click()
-    page.wait_for_function("document.querySelector('#sweep-status .run-status')?.innerText.includes('8 of 8 cells done')",
+    page.wait_for_function(f"document.querySelector('#sweep-status .run-status')?.innerText.includes('{cells_planned} of {cells_planned} cells done')",
                            timeout=120_000)  # fmt: skip
     for width, height in ((1280, 900), (390, 844)):
         page.set_viewport_size({"width": width, "height": height})
         time.sleep(0.5)
         cells = page.locator("#sweep-gallery .thumbnail-item")
-        assert cells.count() == 8
-        for i in range(8):
+        assert cells.count() == cells_planned
+        for i in range(cells_planned):
             cell = cells.nth(i)
             cell.scroll_into_view_if_needed()
             sizes = cell.evaluate("""c => { const i = c.querySelector('img'), t = c.querySelector('.caption-label');
@@ -607,5 +610,27 @@ def test_experiment_cells_show_at_their_own_size_with_their_captions_whole(brows
             assert sizes["shown"] <= sizes["own"] + 1 and not sizes["clipped"] and sizes["below"], (width, i, sizes)
             assert sizes["on_top"], (width, i, sizes)
         ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / f"experiments-cells-{width}.png"), full_page=True)
+        page.screenshot(path=str(ARTIFACTS / f"experiments-cells-{rows}x2-{width}.png"), full_page=True)
+    page.close()
+
+
+def test_a_model_added_while_the_page_is_open_appears_on_rescan(browser, served):
+    """A training run ends (or a checkpoint is copied into weights/) after the page was opened:
+    Rescan puts it in the list, no restart."""
+    import torch
+
+    from nst.cyclegan.hub import model_card, save_generator
+    from nst.cyclegan.networks import ResnetGenerator, init_weights
+
+    page = open_page(browser, served.url)
+    page.get_by_role("tab", name="CycleGAN").click()
+    page.locator("#cg-model input").click()
+    assert page.get_by_role("option", name="fresh (local)").count() == 0
+    page.keyboard.press("Escape")
+    torch.manual_seed(0)
+    save_generator(init_weights(ResnetGenerator(ngf=8, n_blocks=1)), served.weights_dir / "fresh", model_card("fresh", "random"))
+    page.locator("#cg-refresh").click()
+    time.sleep(1.0)
+    page.locator("#cg-model input").click()
+    page.get_by_role("option", name="fresh (local)").wait_for(timeout=10_000)
     page.close()
