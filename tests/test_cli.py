@@ -43,8 +43,10 @@ def test_gatys_end_to_end_with_json_log(tmp_path, image_files):
     assert [entry["step"] for entry in data["steps"]] == list(range(7))
     first = data["steps"][0]
     assert set(first) == {"step", "content", "style", "tv", "total", "weighted", "elapsed_s"}
-    assert first["total"] == pytest.approx(10 * first["content"] + 1e6 * first["style"] + 1e-3 * first["tv"], rel=1e-5)
-    assert first["weighted"] == pytest.approx({"content": 10 * first["content"], "style": 1e6 * first["style"],
+    alpha, beta = data["config"]["alpha"], data["config"]["beta"]
+    assert (alpha, beta, data["config"]["loss_units"]) == (1.0, 10.0, "relative")  # the defaults, as logged
+    assert first["total"] == pytest.approx(alpha * first["content"] + beta * first["style"] + 1e-3 * first["tv"], rel=1e-5)
+    assert first["weighted"] == pytest.approx({"content": alpha * first["content"], "style": beta * first["style"],
                                                "tv": 1e-3 * first["tv"]}, rel=1e-5)  # fmt: skip
 
 

@@ -293,7 +293,8 @@ def test_every_training_flag_has_help_text():
     assert set(helps) == {f.name for f in dataclasses.fields(CycleGANTrainConfig)}
     assert all(len(text) > 10 for text in helps.values()), helps
     assert "fraction of lambda_cyc" in helps["lambda_id"]
-    assert field_help(GatysConfig)["size"] == "long side of the output in pixels; the content's aspect ratio is kept"
+    assert field_help(GatysConfig)["size"] == ("long side of the output in pixels; the content's aspect ratio is kept; the CLI's "
+                                               "and the app's default is by device (DEFAULT_SIZE)")
     result = subprocess.run([sys.executable, "train/cyclegan.py", "--help"], cwd=ROOT, capture_output=True, text=True)
     assert "discriminator updates per generator update" in " ".join(result.stdout.split())
 
