@@ -70,7 +70,7 @@ def run_pairs(size: int, steps: int | None, device: str, quick: bool) -> tuple[l
 def layer_shares(side: int = 256) -> list[dict]:
     """Each default style layer's share of the style loss at step 0 (the photo against the
     painting), in paper and in relative units, for every pair: what each unit weights."""
-    from nst.gatys.losses import gram_matrix, paper_style_scale
+    from nst.gatys.losses import gram_matrix, paper_style_scale, style_layer_loss, style_target_gram
     from nst.gatys.vgg import VGGFeatures, load_vgg19
     from nst.images import fit_long_side, image_to_tensor
 
@@ -82,12 +82,12 @@ def layer_shares(side: int = 256) -> list[dict]:
             f_photo, f_painting = (vgg(image_to_tensor(image, fit_long_side(image.width, image.height, side)))
                                    for image in (photo, painting))  # fmt: skip
         paper, relative = {}, {}
-        for layer in layers:
+        for layer in layers:  # E_l of eq. 4 with each unit's denominator, as the engine weighs it
             positions = f_photo[layer].shape[2] * f_photo[layer].shape[3]
-            target = gram_matrix(f_painting[layer]) * positions / (f_painting[layer].shape[2] * f_painting[layer].shape[3])
-            error = float((gram_matrix(f_photo[layer]) - target).pow(2).sum())
-            paper[layer] = error / paper_style_scale(target.shape[0], positions)
-            relative[layer] = error / float(target.pow(2).sum())
+            painted = f_painting[layer].shape[2] * f_painting[layer].shape[3]
+            gram, target = gram_matrix(f_photo[layer]), style_target_gram(gram_matrix(f_painting[layer]), painted, positions)
+            paper[layer] = float(style_layer_loss(gram, target, paper_style_scale(target.shape[0], positions)))
+            relative[layer] = float(style_layer_loss(gram, target, float(target.pow(2).sum())))
         rows.append({"pair": f"{content_name} in {style_name}",
                      **{f"paper {layer}": value / sum(paper.values()) for layer, value in paper.items()},
                      **{f"relative {layer}": value / sum(relative.values()) for layer, value in relative.items()}})  # fmt: skip
